@@ -1,0 +1,3 @@
+//! The Cloudflare Access API: client (auth, envelope, pagination, retries) and types.
+
+pub mod types;

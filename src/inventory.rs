@@ -1,0 +1,99 @@
+//! Actual state: every Access app and reusable policy of the account, indexed for the
+//! planner, with a fingerprint of the parts a plan depends on.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::cloudflare::types::{App, Policy};
+
+/// Everything the planner reads from the account.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    apps: Vec<App>,
+    policies: Vec<Policy>,
+    app_by_uid: HashMap<String, usize>,
+    policy_by_id: HashMap<String, usize>,
+}
+
+impl Inventory {
+    /// Indexes apps and policies. Later duplicates of an id (a page repeated by a
+    /// moving list) are dropped.
+    pub fn new(apps: Vec<App>, policies: Vec<Policy>) -> Self {
+        let mut inv = Self::default();
+        for app in apps {
+            if !inv.app_by_uid.contains_key(app.uid()) {
+                inv.app_by_uid.insert(app.uid().to_owned(), inv.apps.len());
+                inv.apps.push(app);
+            }
+        }
+        for policy in policies {
+            if !inv.policy_by_id.contains_key(policy.id()) {
+                inv.policy_by_id.insert(policy.id().to_owned(), inv.policies.len());
+                inv.policies.push(policy);
+            }
+        }
+        inv
+    }
+
+    /// Every app, in the order the API listed them.
+    pub fn apps(&self) -> &[App] {
+        &self.apps
+    }
+
+    /// Every reusable policy, in the order the API listed them.
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    /// The app with this uid (or id).
+    pub fn app(&self, uid: &str) -> Option<&App> {
+        self.app_by_uid.get(uid).map(|&i| &self.apps[i])
+    }
+
+    /// The policy with this id.
+    pub fn policy(&self, id: &str) -> Option<&Policy> {
+        self.policy_by_id.get(id).map(|&i| &self.policies[i])
+    }
+
+    /// A hex SHA-256 over the normalised apps-and-policies state a plan depends on:
+    /// each app's uid, name, type, domain, SaaS auth type and policy links, and each
+    /// policy's id, name, decision and rules, sorted by id. Fields a plan never reads
+    /// (session durations, CORS, timestamps) are left out, so unrelated edits do not
+    /// make a saved plan stale.
+    pub fn fingerprint(&self) -> String {
+        let mut apps: Vec<Value> = self
+            .apps
+            .iter()
+            .map(|a| {
+                serde_json::json!([
+                    a.uid(),
+                    a.name(),
+                    a.app_type(),
+                    a.domains(),
+                    a.saas_auth_type(),
+                    a.policy_links()
+                ])
+            })
+            .collect();
+        apps.sort_by(|a, b| a[0].as_str().cmp(&b[0].as_str()));
+        let mut policies: Vec<Value> = self
+            .policies
+            .iter()
+            .map(|p| {
+                serde_json::json!([
+                    p.id(),
+                    p.name(),
+                    p.decision(),
+                    p.rules("include"),
+                    p.rules("exclude"),
+                    p.rules("require")
+                ])
+            })
+            .collect();
+        policies.sort_by(|a, b| a[0].as_str().cmp(&b[0].as_str()));
+        let digest = Sha256::digest(serde_json::json!([apps, policies]).to_string());
+        format!("{digest:x}")
+    }
+}

@@ -1,0 +1,1 @@
+//! Desired state: manifest types, loading and resolution.

@@ -1,0 +1,1 @@
+//! The Cloudflare Access API simulator.
