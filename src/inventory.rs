@@ -30,7 +30,8 @@ impl Inventory {
         }
         for policy in policies {
             if !inv.policy_by_id.contains_key(policy.id()) {
-                inv.policy_by_id.insert(policy.id().to_owned(), inv.policies.len());
+                inv.policy_by_id
+                    .insert(policy.id().to_owned(), inv.policies.len());
                 inv.policies.push(policy);
             }
         }
@@ -96,4 +97,12 @@ impl Inventory {
         let digest = Sha256::digest(serde_json::json!([apps, policies]).to_string());
         format!("{digest:x}")
     }
+}
+
+/// Reads every app and every reusable policy, both lists at once.
+pub async fn fetch(
+    client: &crate::cloudflare::Client,
+) -> Result<Inventory, crate::cloudflare::Error> {
+    let (apps, policies) = tokio::try_join!(client.list_apps(), client.list_policies())?;
+    Ok(Inventory::new(apps, policies))
 }

@@ -36,7 +36,12 @@ impl App {
     /// Wraps an API object. Returns `None` when it is not an object with an id.
     pub fn from_value(value: Value) -> Option<Self> {
         match value {
-            Value::Object(raw) if raw.get("uid").or(raw.get("id")).is_some_and(Value::is_string) => {
+            Value::Object(raw)
+                if raw
+                    .get("uid")
+                    .or(raw.get("id"))
+                    .is_some_and(Value::is_string) =>
+            {
                 Some(Self { raw })
             }
             _ => None,
@@ -84,13 +89,17 @@ impl App {
             _ => Vec::new(),
         };
         let destinations = match self.raw.get("destinations") {
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(|d| d.get("uri")?.as_str())
-                .collect(),
+            Some(Value::Array(list)) => {
+                list.iter().filter_map(|d| d.get("uri")?.as_str()).collect()
+            }
             _ => Vec::new(),
         };
-        for d in self.domain().into_iter().chain(self_hosted).chain(destinations) {
+        for d in self
+            .domain()
+            .into_iter()
+            .chain(self_hosted)
+            .chain(destinations)
+        {
             if !d.is_empty() && !out.contains(&d) {
                 out.push(d);
             }
@@ -229,7 +238,10 @@ mod tests {
             "policies": [{"id": "p1", "precedence": 1, "name": "expanded"}]
         }))
         .unwrap();
-        let body = app.put_body(&[PolicyLink { id: "p1".into(), precedence: 1 }]);
+        let body = app.put_body(&[PolicyLink {
+            id: "p1".into(),
+            precedence: 1,
+        }]);
         assert_eq!(
             body,
             json!({

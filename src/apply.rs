@@ -1,0 +1,374 @@
+//! Executes a [`Plan`] against the API in dependency order: create and update policies,
+//! then one read-modify-write PUT per changed app, then delete the policies nothing
+//! links any more. Writes run concurrently up to the client's concurrency limit.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::cloudflare::types::{App, PolicyLink};
+use crate::cloudflare::{Client, Error};
+use crate::plan::{AppChange, CreatePolicy, Plan, PolicyRef};
+
+/// One write that was made (or found unnecessary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Done {
+    /// `create`, `update`, `app`, `delete`.
+    pub kind: &'static str,
+    /// What, for people: `create policy "..." (id)`.
+    pub what: String,
+}
+
+/// One write that failed, or was not attempted because something it needs failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotDone {
+    /// What, for people.
+    pub what: String,
+    /// Why: the API error, or the failed step it depended on.
+    pub why: String,
+}
+
+/// What an apply did. A partial apply leaves the account in a state the next reconcile
+/// completes: every step is safe to repeat.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApplyReport {
+    /// Writes made, in order of completion.
+    pub done: Vec<Done>,
+    /// Writes that failed or were skipped.
+    pub not_done: Vec<NotDone>,
+    /// Links added and removed, for metrics.
+    pub attached: usize,
+    /// Links removed.
+    pub detached: usize,
+}
+
+impl ApplyReport {
+    /// True when every planned write happened.
+    pub fn is_complete(&self) -> bool {
+        self.not_done.is_empty()
+    }
+
+    /// How many writes of a kind were made.
+    pub fn count(&self, kind: &str) -> usize {
+        self.done.iter().filter(|d| d.kind == kind).count()
+    }
+}
+
+impl fmt::Display for ApplyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} writes done, {} not done",
+            self.done.len(),
+            self.not_done.len()
+        )?;
+        for d in &self.done {
+            writeln!(f, "  done: {}", d.what)?;
+        }
+        for n in &self.not_done {
+            writeln!(f, "  NOT done: {}: {}", n.what, n.why)?;
+        }
+        Ok(())
+    }
+}
+
+/// Applies `plan`. Never fails as a whole: failures are in the report. When `cancel`
+/// fires, writes not yet started are skipped; writes in flight finish, so an app PUT
+/// is never left half-made.
+pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> ApplyReport {
+    let mut report = ApplyReport::default();
+    let concurrency = client.config().concurrency.max(1);
+
+    // 1. Policies: create the missing, put back the edited.
+    let mut created: HashMap<String, String> = HashMap::new();
+    let creates = futures::stream::iter(plan.creates.iter())
+        .map(|c| async move {
+            if cancel.is_cancelled() {
+                return (c, Err("cancelled before it started".to_owned()));
+            }
+            (c, create_once(client, c).await.map_err(|e| e.to_string()))
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    for (c, result) in creates {
+        let what = format!("create policy {:?}", c.body.name);
+        match result {
+            Ok(id) => {
+                tracing::info!(policy = %id, name = %c.body.name, "created policy");
+                report.done.push(Done {
+                    kind: "create",
+                    what: format!("{what} ({id})"),
+                });
+                created.insert(c.server.uid.clone(), id);
+            }
+            Err(why) => report.not_done.push(NotDone { what, why }),
+        }
+    }
+    let updates = futures::stream::iter(plan.updates.iter())
+        .map(|u| async move {
+            if cancel.is_cancelled() {
+                return (u, Err("cancelled before it started".to_owned()));
+            }
+            let result = async {
+                // PUT replaces: start from the policy as it is now, so settings someone
+                // added by hand (session duration, ...) are kept.
+                let current = client.get_policy(&u.policy_id).await?;
+                client
+                    .put_policy(&u.policy_id, &u.after.put_body(&current))
+                    .await
+            }
+            .await;
+            (u, result.map_err(|e| e.to_string()))
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    for (u, result) in updates {
+        let what = format!("update policy {:?} ({})", u.after.name, u.policy_id);
+        match result {
+            Ok(_) => {
+                tracing::info!(policy = %u.policy_id, "updated policy");
+                report.done.push(Done {
+                    kind: "update",
+                    what,
+                });
+            }
+            Err(why) => report.not_done.push(NotDone { what, why }),
+        }
+    }
+
+    // 2. Apps: one fresh read-modify-write per app.
+    let created = &created;
+    let app_results = futures::stream::iter(plan.app_changes.iter())
+        .map(|change| async move {
+            if cancel.is_cancelled() {
+                return (change, Err("cancelled before it started".to_owned()));
+            }
+            (change, change_app(client, change, created).await)
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    // Policies still linked somewhere because an app change failed must not be deleted.
+    let mut still_linked: HashSet<&str> = HashSet::new();
+    for (change, result) in app_results {
+        let what = format!(
+            "update policies of app {:?} ({})",
+            change.app.name, change.app.uid
+        );
+        match result {
+            Ok(AppOutcome {
+                attached,
+                detached,
+                wrote,
+            }) => {
+                report.attached += attached;
+                report.detached += detached;
+                if wrote {
+                    tracing::info!(app = %change.app.uid, attached, detached, "updated app policies");
+                    report.done.push(Done { kind: "app", what });
+                }
+            }
+            Err(why) => {
+                still_linked.extend(change.detach.iter().map(|d| d.policy_id.as_str()));
+                report.not_done.push(NotDone { what, why });
+            }
+        }
+    }
+
+    // 3. Delete what nothing links any more.
+    let deletes = futures::stream::iter(plan.deletes.iter())
+        .map(|d| {
+            let blocked = still_linked.contains(d.policy_id.as_str());
+            async move {
+                if blocked {
+                    return (
+                        d,
+                        Err("skipped: an app still links it (its app update failed)".to_owned()),
+                    );
+                }
+                if cancel.is_cancelled() {
+                    return (d, Err("cancelled before it started".to_owned()));
+                }
+                (
+                    d,
+                    client
+                        .delete_policy(&d.policy_id)
+                        .await
+                        .map_err(|e| e.to_string()),
+                )
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    for (d, result) in deletes {
+        let what = format!("delete policy {:?} ({})", d.policy_name, d.policy_id);
+        match result {
+            Ok(()) => {
+                tracing::info!(policy = %d.policy_id, "deleted policy");
+                report.done.push(Done {
+                    kind: "delete",
+                    what,
+                });
+            }
+            Err(why) => report.not_done.push(NotDone { what, why }),
+        }
+    }
+    report
+}
+
+/// Creates a policy without ever creating it twice: when the outcome of a POST is
+/// unknown, the policies are listed and an existing match is adopted before any retry.
+async fn create_once(client: &Client, create: &CreatePolicy) -> Result<String, Error> {
+    const ATTEMPTS: usize = 3;
+    let body = create.body.to_json();
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        match client.create_policy(&body).await {
+            Ok(policy) => return Ok(policy.id().to_owned()),
+            Err(e @ Error::OutcomeUnknown { .. }) => {
+                tracing::warn!(error = %e, "policy create outcome unknown; looking before creating again");
+                let policies = client.list_policies().await?;
+                let mut found: Vec<_> = policies
+                    .iter()
+                    .filter(|p| {
+                        p.name() == create.body.name
+                            && p.linked_app_uids() == [create.server.uid.as_str()]
+                    })
+                    .collect();
+                found.sort_by_key(|p| {
+                    (
+                        p.raw()
+                            .get("created_at")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        p.id().to_owned(),
+                    )
+                });
+                if let Some(existing) = found.first() {
+                    tracing::info!(policy = %existing.id(), "the lost create had happened; using that policy");
+                    return Ok(existing.id().to_owned());
+                }
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Transport {
+        request: "POST policy".into(),
+        reason: "no attempt made".into(),
+    }))
+}
+
+struct AppOutcome {
+    attached: usize,
+    detached: usize,
+    wrote: bool,
+}
+
+/// GETs the app fresh, changes only its policy list, and PUTs it back with every other
+/// field as received. Other policies keep their order and precedence; new links go
+/// after the highest precedence.
+async fn change_app(
+    client: &Client,
+    change: &AppChange,
+    created: &HashMap<String, String>,
+) -> Result<AppOutcome, String> {
+    let mut want = Vec::new();
+    for attach in &change.attach {
+        match &attach.policy {
+            PolicyRef::Existing { id } => want.push(id.clone()),
+            PolicyRef::New { server_uid } => match created.get(server_uid) {
+                Some(id) => want.push(id.clone()),
+                None => {
+                    return Err(format!(
+                        "skipped: the policy for server {:?} was not created",
+                        attach.server.name
+                    ));
+                }
+            },
+        }
+    }
+    let drop: HashSet<&str> = change.detach.iter().map(|d| d.policy_id.as_str()).collect();
+    let app = client
+        .get_app(&change.app.uid)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (links, attached, detached) = relink(&app, &want, &drop);
+    if attached == 0 && detached == 0 {
+        // Someone (a concurrent run) already made this change.
+        return Ok(AppOutcome {
+            attached,
+            detached,
+            wrote: false,
+        });
+    }
+    client
+        .put_app(app.id(), &app.put_body(&links))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(AppOutcome {
+        attached,
+        detached,
+        wrote: true,
+    })
+}
+
+/// The new link list of `app`: its links minus `drop`, plus `add` after the highest
+/// precedence. Returns the list and how many links were added and removed.
+fn relink(app: &App, add: &[String], drop: &HashSet<&str>) -> (Vec<PolicyLink>, usize, usize) {
+    let mut links = app.policy_links();
+    links.sort_by_key(|l| l.precedence);
+    let before = links.len();
+    links.retain(|l| !drop.contains(l.id.as_str()));
+    let detached = before - links.len();
+    let mut next = links.iter().map(|l| l.precedence).max().unwrap_or(0);
+    let mut attached = 0;
+    for id in add {
+        if links.iter().any(|l| &l.id == id) {
+            continue;
+        }
+        next += 1;
+        links.push(PolicyLink {
+            id: id.clone(),
+            precedence: next,
+        });
+        attached += 1;
+    }
+    (links, attached, detached)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn relink_keeps_others_in_place_and_appends_after_the_highest() {
+        let app = App::from_value(json!({
+            "id": "a",
+            "policies": [
+                {"id": "deny", "precedence": 5},
+                {"id": "allow", "precedence": 2},
+                {"id": "old", "precedence": 7}
+            ]
+        }))
+        .unwrap();
+        let drop = HashSet::from(["old"]);
+        let (links, attached, detached) =
+            relink(&app, &["new".to_owned(), "allow".to_owned()], &drop);
+        assert_eq!((attached, detached), (1, 1));
+        let got: Vec<(&str, u32)> = links
+            .iter()
+            .map(|l| (l.id.as_str(), l.precedence))
+            .collect();
+        assert_eq!(got, [("allow", 2), ("deny", 5), ("new", 6)]);
+    }
+}

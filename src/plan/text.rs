@@ -1,0 +1,263 @@
+//! The text plan for people: one line per action with a symbol (`+` create, `~` update,
+//! `-` delete, `>` attach, `<` detach), grouped by server, a diff for a changed policy,
+//! unmanaged grants in a section of their own, and a summary line.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use super::{AppView, Plan};
+
+/// Styles used by the text renderer; [`Palette::plain`] writes no escape codes.
+#[derive(Debug, Clone, Copy)]
+pub struct Palette {
+    create: Style,
+    update: Style,
+    delete: Style,
+    heading: Style,
+    dim: Style,
+}
+
+impl Palette {
+    /// Colours for a terminal.
+    pub fn colored() -> Self {
+        Self {
+            create: AnsiColor::Green.on_default(),
+            update: AnsiColor::Yellow.on_default(),
+            delete: AnsiColor::Red.on_default(),
+            heading: Style::new().bold(),
+            dim: Style::new().dimmed(),
+        }
+    }
+
+    /// No colour at all (pipes, files, NO_COLOR, tests).
+    pub fn plain() -> Self {
+        Self {
+            create: Style::new(),
+            update: Style::new(),
+            delete: Style::new(),
+            heading: Style::new(),
+            dim: Style::new(),
+        }
+    }
+}
+
+/// Writes the text plan.
+pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
+    let p = palette;
+    // Group actions by the server they concern: manifest servers first, in manifest
+    // order, then servers that left the manifest, then policies naming no server.
+    let mut groups: Vec<(Option<AppView>, Vec<String>)> = plan
+        .servers
+        .iter()
+        .map(|s| {
+            (
+                Some(AppView {
+                    uid: s.uid.clone(),
+                    name: s.name.clone(),
+                }),
+                Vec::new(),
+            )
+        })
+        .collect();
+    let mut group_of = |server: Option<&AppView>| -> usize {
+        let key = server.map(|s| s.uid.as_str());
+        if let Some(i) = groups
+            .iter()
+            .position(|(g, _)| g.as_ref().map(|s| s.uid.as_str()) == key)
+        {
+            return i;
+        }
+        groups.push((server.cloned(), Vec::new()));
+        groups.len() - 1
+    };
+
+    let mut lines: Vec<(usize, String)> = Vec::new();
+    for c in &plan.creates {
+        let g = group_of(Some(&c.server));
+        lines.push((
+            g,
+            format!(
+                "  {}+ create policy {:?}{}",
+                p.create.render(),
+                c.body.name,
+                p.create.render_reset()
+            ),
+        ));
+    }
+    for u in &plan.updates {
+        let g = group_of(Some(&u.server));
+        let mut line = format!(
+            "  {}~ update policy {:?}{} {}({}){}",
+            p.update.render(),
+            u.after.name,
+            p.update.render_reset(),
+            p.dim.render(),
+            u.policy_id,
+            p.dim.render_reset()
+        );
+        for diff_line in body_diff(&u.before.to_json(), &u.after.to_json()) {
+            let style = match diff_line.chars().next() {
+                Some('+') => p.create,
+                Some('-') => p.delete,
+                _ => p.dim,
+            };
+            line.push_str(&format!(
+                "\n      {}{diff_line}{}",
+                style.render(),
+                style.render_reset()
+            ));
+        }
+        lines.push((g, line));
+    }
+    for change in &plan.app_changes {
+        for a in &change.attach {
+            let g = group_of(Some(&a.server));
+            lines.push((
+                g,
+                format!(
+                    "  {}> attach to {}{}",
+                    p.create.render(),
+                    describe(&change.app),
+                    p.create.render_reset()
+                ),
+            ));
+        }
+        for d in &change.detach {
+            let g = group_of(d.server.as_ref());
+            lines.push((
+                g,
+                format!(
+                    "  {}< detach {:?} from {}{} {}({}){}",
+                    p.delete.render(),
+                    d.policy_name,
+                    describe(&change.app),
+                    p.delete.render_reset(),
+                    p.dim.render(),
+                    d.reason,
+                    p.dim.render_reset()
+                ),
+            ));
+        }
+    }
+    for d in &plan.deletes {
+        let g = group_of(d.server.as_ref());
+        lines.push((
+            g,
+            format!(
+                "  {}- delete policy {:?}{} {}({}: {}){}",
+                p.delete.render(),
+                d.policy_name,
+                p.delete.render_reset(),
+                p.dim.render(),
+                d.policy_id,
+                d.reason,
+                p.dim.render_reset()
+            ),
+        ));
+    }
+
+    let in_manifest = plan.servers.len();
+    for (i, (server, _)) in groups.iter().enumerate() {
+        let mine: Vec<&String> = lines
+            .iter()
+            .filter(|(g, _)| *g == i)
+            .map(|(_, l)| l)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let title = match (server, i < in_manifest) {
+            (Some(s), true) => {
+                let header = plan.servers[i].forward_header.as_str();
+                format!(
+                    "MCP server {} ({}, forwards {header})",
+                    quote(&s.name),
+                    s.uid
+                )
+            }
+            (Some(s), false) if s.name.is_empty() => format!("App {} (not in the manifest)", s.uid),
+            (Some(s), false) => format!(
+                "MCP server {} ({}, no longer in the manifest)",
+                quote(&s.name),
+                s.uid
+            ),
+            (None, _) => "Managed policies that name no MCP server".to_owned(),
+        };
+        writeln!(
+            out,
+            "{}{title}{}",
+            p.heading.render(),
+            p.heading.render_reset()
+        )?;
+        for line in mine {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out)?;
+    }
+
+    if !plan.unmanaged.is_empty() {
+        writeln!(
+            out,
+            "{}Unmanaged linked-token grants (reported, never changed by mcp-access){}",
+            p.heading.render(),
+            p.heading.render_reset()
+        )?;
+        for g in &plan.unmanaged {
+            let owner = g
+                .other_owner
+                .as_deref()
+                .map(|o| format!(", managed by mcp-access owner {o:?}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {} -> {} via {:?} ({}{owner})",
+                describe(&g.from),
+                describe(&g.to),
+                g.policy_name,
+                g.decision
+            )?;
+        }
+        writeln!(out)?;
+    }
+
+    if plan.is_empty() {
+        writeln!(out, "No changes. The account matches the manifest.")
+    } else {
+        let s = plan.summary();
+        writeln!(
+            out,
+            "Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.",
+            s.create, s.update, s.attach, s.detach, s.delete
+        )
+    }
+}
+
+/// A unified diff of two JSON bodies, pretty-printed, without headers.
+pub fn body_diff(before: &serde_json::Value, after: &serde_json::Value) -> Vec<String> {
+    let before = serde_json::to_string_pretty(before).unwrap_or_default();
+    let after = serde_json::to_string_pretty(after).unwrap_or_default();
+    let diff = similar::TextDiff::from_lines(&before, &after);
+    let mut lines = Vec::new();
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        lines.push(format!("{sign} {}", change.value().trim_end_matches('\n')));
+    }
+    lines
+}
+
+fn describe(app: &AppView) -> String {
+    if app.name.is_empty() {
+        format!("app {}", app.uid)
+    } else {
+        quote(&app.name)
+    }
+}
+
+fn quote(name: &str) -> String {
+    format!("{name:?}")
+}

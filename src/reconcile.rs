@@ -1,0 +1,148 @@
+//! The converge loop: read the account, diff, apply, and again, until the plan is empty
+//! or the round limit is reached.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::apply::{ApplyReport, apply};
+use crate::cloudflare::Client;
+use crate::inventory::{self, Inventory};
+use crate::manifest::{self, Manifest};
+use crate::plan::{self, Plan};
+
+/// How a reconcile runs.
+#[derive(Debug, Clone)]
+pub struct ReconcileOptions {
+    /// The ownership id (the manifest's, or `--owner`).
+    pub owner: String,
+    /// Plan only; write nothing.
+    pub dry_run: bool,
+    /// Apply at most this many times before giving up.
+    pub max_rounds: u32,
+}
+
+/// One apply and the plan it carried out.
+#[derive(Debug, Clone)]
+pub struct Round {
+    /// The plan applied.
+    pub plan: Plan,
+    /// What the apply did.
+    pub report: ApplyReport,
+}
+
+/// What a reconcile did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The plan of the first read: what was (or, dry, would be) changed.
+    pub first_plan: Plan,
+    /// The fingerprint of the first inventory read.
+    pub fingerprint: String,
+    /// Each apply.
+    pub rounds: Vec<Round>,
+    /// The plan after the last read: empty when converged (always, unless dry-run).
+    pub final_plan: Plan,
+}
+
+impl Outcome {
+    /// True when the account matched at the last read.
+    pub fn converged(&self) -> bool {
+        self.final_plan.is_empty()
+    }
+}
+
+/// A reconcile that could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The manifest does not resolve against the account; nothing was written.
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
+    /// Reading the account failed.
+    #[error("reading the account failed: {0}")]
+    Read(#[from] crate::cloudflare::Error),
+    /// The account still differs after the last round.
+    #[error("{}", not_converged(.rounds, .remaining, .last_report.as_ref()))]
+    NotConverged {
+        /// Rounds applied.
+        rounds: u32,
+        /// What is still to do.
+        remaining: Box<Plan>,
+        /// The last apply's report.
+        last_report: Option<ApplyReport>,
+    },
+    /// Stopped by a signal between rounds.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -> String {
+    let s = remaining.summary();
+    let mut msg = format!(
+        "the account did not converge after {rounds} round(s): still {} to create, {} to update, {} to attach, {} to detach, {} to delete",
+        s.create, s.update, s.attach, s.detach, s.delete
+    );
+    if let Some(report) = report.filter(|r| !r.is_complete()) {
+        msg.push_str("\nlast apply: ");
+        msg.push_str(&report.to_string());
+    }
+    msg.push_str("\nRun again to retry; every step is safe to repeat.");
+    msg
+}
+
+/// Reads the account and plans against it.
+pub async fn plan_once(
+    client: &Client,
+    manifest: &Manifest,
+    owner: &str,
+) -> Result<(Inventory, Plan), ReconcileError> {
+    let inventory = inventory::fetch(client).await?;
+    let desired = manifest::resolve(manifest, owner, &inventory)?;
+    let plan = plan::diff(&desired, &inventory);
+    Ok((inventory, plan))
+}
+
+/// Plans, applies, re-reads and re-plans until the plan is empty, at most
+/// `max_rounds` applies. A dry run stops after the first plan.
+pub async fn reconcile(
+    client: &Client,
+    manifest: &Manifest,
+    options: &ReconcileOptions,
+    cancel: &CancellationToken,
+) -> Result<Outcome, ReconcileError> {
+    let (inventory, first_plan) = plan_once(client, manifest, &options.owner).await?;
+    let fingerprint = inventory.fingerprint();
+    let mut outcome = Outcome {
+        final_plan: first_plan.clone(),
+        first_plan,
+        fingerprint,
+        rounds: Vec::new(),
+    };
+    if options.dry_run {
+        return Ok(outcome);
+    }
+    let mut rounds = 0;
+    while !outcome.final_plan.is_empty() {
+        if rounds >= options.max_rounds {
+            return Err(ReconcileError::NotConverged {
+                rounds,
+                remaining: Box::new(outcome.final_plan),
+                last_report: outcome.rounds.pop().map(|r| r.report),
+            });
+        }
+        if cancel.is_cancelled() {
+            return Err(ReconcileError::Cancelled);
+        }
+        rounds += 1;
+        let report = apply(client, &outcome.final_plan, cancel).await;
+        if !report.is_complete() {
+            tracing::warn!(round = rounds, "apply incomplete:\n{report}");
+        }
+        outcome.rounds.push(Round {
+            plan: outcome.final_plan.clone(),
+            report,
+        });
+        if cancel.is_cancelled() {
+            return Err(ReconcileError::Cancelled);
+        }
+        outcome.final_plan = plan_once(client, manifest, &options.owner).await?.1;
+    }
+    Ok(outcome)
+}
