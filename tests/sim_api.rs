@@ -557,8 +557,22 @@ async fn rate_limit_answers_429_with_retry_after() {
             ..SimConfig::default()
         })
         .await;
-        for _ in 0..3 {
-            assert_eq!(api.get("/access/policies").await.0, 200);
+        for remaining in (0..3).rev() {
+            let response = api
+                .request(Method::GET, "/access/policies")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let header = response.headers()["ratelimit"].to_str().unwrap().to_owned();
+            assert!(
+                header.starts_with(&format!("\"default\";r={remaining};t=")),
+                "{header}"
+            );
+            assert_eq!(
+                response.headers()["ratelimit-policy"],
+                "\"default\";q=3;w=60"
+            );
         }
         let response = api
             .request(Method::GET, "/access/policies")
@@ -938,6 +952,55 @@ async fn shutdown_and_run_until_stop_the_server() {
         stop.send(()).unwrap();
         server.await.unwrap();
         assert!(client.get(&url).send().await.is_err());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_get_then_put_round_trip_through_the_crate_types_changes_nothing() {
+    use mcp_access::cloudflare::types::{App, Policy};
+    within_timeout(async {
+        let api = Api::start(no_limits()).await;
+        for before in api.sim.apps() {
+            let id = before["id"].as_str().unwrap().to_owned();
+            let app = App::from_value(before.clone()).unwrap();
+            let body = app.put_body(&app.policy_links());
+            let (status, put) = api.put(&format!("/access/apps/{id}"), body).await;
+            assert_eq!(status, 200, "{}: {put}", app.name());
+            let mut after = api.sim.app(&id).unwrap();
+            assert_ne!(after["updated_at"], before["updated_at"]);
+            after["updated_at"] = before["updated_at"].clone();
+            assert_eq!(after, before, "{} drifted", app.name());
+        }
+        for before in api.sim.policies() {
+            let policy = Policy::from_value(before.clone()).unwrap();
+            let (status, put) = api
+                .put(&format!("/access/policies/{}", policy.id()), before.clone())
+                .await;
+            assert_eq!(status, 200, "{}: {put}", policy.name());
+            let mut after = put["result"].clone();
+            after["updated_at"] = before["updated_at"].clone();
+            assert_eq!(after, before, "{} drifted", policy.name());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn create_app_refuses_a_second_self_hosted_app_on_a_domain() {
+    within_timeout(async {
+        let api = Api::start(no_limits()).await;
+        let body = json!({"name": "docs", "type": "self_hosted", "domain": "docs2.example.com", "policies": [ALLOW_EMPLOYEES]});
+        let (status, created) = api.post("/access/apps", body.clone()).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["result"]["id"].as_str().unwrap();
+        assert_eq!(created["result"]["uid"], id);
+        assert_eq!(created["result"]["aud"].as_str().unwrap().len(), 64);
+        assert_eq!(created["result"]["policies"][0]["id"], ALLOW_EMPLOYEES);
+        assert_eq!(api.sim.apps().last().unwrap()["id"], id, "new apps list last");
+        let (status, again) = api.post("/access/apps", body).await;
+        assert_eq!(status, 409, "{again}");
+        assert_eq!(again["errors"][0]["code"], 11010);
     })
     .await;
 }

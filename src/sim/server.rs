@@ -2,7 +2,17 @@
 //! injected faults and the request journal.
 //!
 //! One fallback handler routes by hand, so that every request (known route or not, any
-//! method) goes through the same fault, auth and journal path.
+//! method) goes through the same pipeline, in this order:
+//!
+//! 1. fault dice are rolled; `latency` + `jitter` is waited out;
+//! 2. `reset`: the connection is aborted, nothing is applied;
+//! 3. `error`: a 500/502/503 envelope, nothing is applied;
+//! 4. routing (404 / 7003), bearer token (403 / 10000), rate limit (429 / 971), account
+//!    (403 / 9109), then the endpoint itself;
+//! 5. `lost` (writes only): the write is applied, then the connection is aborted;
+//! 6. `slow`: the handled response is held back for `slow_delay`.
+//!
+//! Every request is journaled with its final status (0 when the connection was aborted).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -51,6 +61,43 @@ pub(crate) struct Shared {
 struct Window {
     started: Instant,
     count: u32,
+}
+
+/// Where a token stands in its rate-limit window after one request.
+struct RateState {
+    allowed: bool,
+    remaining: u32,
+    /// Whole seconds until the window ends, at least 1.
+    reset_secs: u64,
+    limit: RateLimit,
+}
+
+impl RateState {
+    /// NOTE: "Responses may also carry `Ratelimit` / `Ratelimit-Policy` headers (header
+    /// names have changed over time)". ASSUMED format: the IETF draft's structured
+    /// fields, `"default";r=<remaining>;t=<seconds>` and `"default";q=<quota>;w=<window>`.
+    fn add_headers(&self, response: &mut Response) {
+        let headers = response.headers_mut();
+        let pairs = [
+            (
+                "ratelimit",
+                format!("\"default\";r={};t={}", self.remaining, self.reset_secs),
+            ),
+            (
+                "ratelimit-policy",
+                format!(
+                    "\"default\";q={};w={}",
+                    self.limit.requests,
+                    self.limit.window.as_secs().max(1)
+                ),
+            ),
+        ];
+        for (name, value) in pairs {
+            if let Ok(value) = value.parse() {
+                headers.insert(name, value);
+            }
+        }
+    }
 }
 
 /// What the fault dice decided for one request.
@@ -145,11 +192,9 @@ impl Shared {
         }
     }
 
-    /// Counts a request against the token's window. `Err(retry_after)` when over.
-    fn check_rate(&self, token: &str) -> Result<(), Duration> {
-        let Some(limit) = *lock(&self.rate_limit) else {
-            return Ok(());
-        };
+    /// Counts a request against the token's window; `None` when there is no limit.
+    fn check_rate(&self, token: &str) -> Option<RateState> {
+        let limit = (*lock(&self.rate_limit))?;
         let now = Instant::now();
         let mut windows = lock(&self.windows);
         let window = windows.entry(token.to_owned()).or_insert(Window {
@@ -162,13 +207,19 @@ impl Shared {
                 count: 0,
             };
         }
-        if window.count >= limit.requests {
-            return Err(limit
-                .window
-                .saturating_sub(now.duration_since(window.started)));
+        let allowed = window.count < limit.requests;
+        if allowed {
+            window.count += 1;
         }
-        window.count += 1;
-        Ok(())
+        let reset = limit
+            .window
+            .saturating_sub(now.duration_since(window.started));
+        Some(RateState {
+            allowed,
+            remaining: limit.requests - window.count,
+            reset_secs: (reset.as_secs() + u64::from(reset.subsec_nanos() > 0)).max(1),
+            limit,
+        })
     }
 }
 
@@ -344,18 +395,36 @@ fn api(
     // NOTE: "1,200 requests per 5 minutes per user ... HTTP 429", with `Retry-After`
     // in seconds; the body is the envelope with 971 "Please wait and consider
     // throttling your request speed" (as wrangler reports it, cloudflare/workers-sdk#10025).
-    if let Err(wait) = sim.check_rate(&sim.token) {
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let mut response = fail(&ApiError::new(
-            429,
-            971,
-            "Please wait and consider throttling your request speed",
-        ));
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, secs.max(1).into());
-        return response;
+    let rate = sim.check_rate(&sim.token);
+    let mut response = match &rate {
+        Some(rate) if !rate.allowed => {
+            let mut response = fail(&ApiError::new(
+                429,
+                971,
+                "Please wait and consider throttling your request speed",
+            ));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, rate.reset_secs.into());
+            response
+        }
+        _ => dispatch(sim, method, route, account, query, body),
+    };
+    if let Some(rate) = rate {
+        rate.add_headers(&mut response);
     }
+    response
+}
+
+/// Handles an authenticated request within its rate limit.
+fn dispatch(
+    sim: &Shared,
+    method: &Method,
+    route: Route<'_>,
+    account: Option<&str>,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Response {
     // NOTE: 9109 `Unauthorized to access requested resource` (403): what a token gets
     // for an account it has no access to; the simulator's token only knows one account.
     if account.is_some_and(|a| a != sim.account_id) {
