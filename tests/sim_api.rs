@@ -865,6 +865,12 @@ async fn out_of_band_edits_show_through_the_api() {
         });
         assert_eq!(api.sim.policy(&id).unwrap()["name"], "renamed");
 
+        let count = api.sim.policy(LEGACY_CI).unwrap()["app_count"].clone();
+        let replaced = api.sim.insert_policy(json!({"id": LEGACY_CI, "name": "replaced", "decision": "allow", "include": [{"everyone": {}}]}));
+        assert_eq!(replaced, LEGACY_CI);
+        assert_eq!(api.sim.policy(LEGACY_CI).unwrap()["name"], "replaced");
+        assert_eq!(api.sim.policy(LEGACY_CI).unwrap()["app_count"], count, "links survive a replace");
+
         api.sim.remove_policy(ALLOW_EMPLOYEES);
         assert!(api.sim.policy(ALLOW_EMPLOYEES).is_none());
         assert!(

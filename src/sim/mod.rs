@@ -196,7 +196,8 @@ impl Simulator {
     }
 
     /// Adds a policy out of band, defaults filled in, without validation; keeps its
-    /// `id` when it has one (replacing a policy with that id). Returns the id.
+    /// `id` when it has one (replacing a policy with that id in place, links kept).
+    /// Returns the id.
     pub fn insert_policy(&self, policy: Value) -> String {
         lock(&self.shared.store).insert_policy(policy)
     }

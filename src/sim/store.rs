@@ -516,7 +516,6 @@ impl Store {
             _ => Map::new(),
         };
         let id = str_of(&map, "id").map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
-        self.remove_policy(&id);
         map.insert("id".to_owned(), json!(id));
         let now = now();
         for (key, default) in [
@@ -533,7 +532,11 @@ impl Store {
         ] {
             map.entry(key).or_insert(default);
         }
-        self.policies.push(map);
+        match self.policy_index(&id) {
+            // Replacing keeps the policy's links and its place in the list.
+            Some(index) => self.policies[index] = map,
+            None => self.policies.push(map),
+        }
         id
     }
 
