@@ -1,0 +1,643 @@
+//! The simulated account's state: apps and reusable policies, with the validation a
+//! write goes through and the JSON shapes the API returns.
+//!
+//! Apps are stored with `policies` as links `[{id, precedence}]` sorted by precedence;
+//! they are expanded to full policy objects only when rendered. Policies are stored
+//! without a meaningful `app_count`; it is computed when rendered, so it is always right.
+
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// An API failure: HTTP status, Cloudflare error code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub status: u16,
+    pub code: u32,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: u32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// NOTE: 12130 `access.api.error.invalid_request: <detail>` (400).
+    pub fn invalid(detail: impl std::fmt::Display) -> Self {
+        Self::new(
+            400,
+            12130,
+            format!("access.api.error.invalid_request: {detail}"),
+        )
+    }
+
+    /// NOTE: 12135 `access.api.error.not_found` (404) is the only proof of absence.
+    pub fn not_found() -> Self {
+        Self::new(404, 12135, "access.api.error.not_found")
+    }
+}
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// Application types the API knows ("type" in the reference).
+const APP_TYPES: &[&str] = &[
+    "self_hosted",
+    "saas",
+    "ssh",
+    "vnc",
+    "rdp",
+    "app_launcher",
+    "warp",
+    "biso",
+    "bookmark",
+    "dash_sso",
+    "infrastructure",
+    "mcp",
+    "mcp_portal",
+    "proxy_endpoint",
+];
+const DECISIONS: &[&str] = &["allow", "deny", "non_identity", "bypass"];
+const RULE_LISTS: &[&str] = &["include", "exclude", "require"];
+/// Fields the server owns; a client sending them in a body is ignored.
+const APP_READ_ONLY: &[&str] = &["id", "uid", "aud", "created_at", "updated_at"];
+const POLICY_READ_ONLY: &[&str] = &["id", "app_count", "reusable", "created_at", "updated_at"];
+
+/// The current time as RFC 3339 with microseconds, like the API's timestamps.
+pub(crate) fn now() -> String {
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
+}
+
+/// A fresh audience tag: 64 hex characters.
+fn new_aud() -> String {
+    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+}
+
+fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+/// True when any rule list of the policy holds a `linked_app_token` rule.
+fn has_linked_app_token(policy: &Map<String, Value>) -> bool {
+    RULE_LISTS.iter().any(|list| {
+        policy
+            .get(*list)
+            .and_then(Value::as_array)
+            .is_some_and(|rules| rules.iter().any(|r| r.get("linked_app_token").is_some()))
+    })
+}
+
+/// The account: apps and reusable policies, each in creation order.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    apps: Vec<Map<String, Value>>,
+    policies: Vec<Map<String, Value>>,
+}
+
+impl Store {
+    // ---- reads -------------------------------------------------------------------
+
+    pub fn app_count(&self, policy_id: &str) -> usize {
+        self.apps
+            .iter()
+            .filter(|a| links(a).iter().any(|(id, _)| id == policy_id))
+            .count()
+    }
+
+    fn policy_map(&self, id: &str) -> Option<&Map<String, Value>> {
+        self.policies.iter().find(|p| str_of(p, "id") == Some(id))
+    }
+
+    fn app_map(&self, id: &str) -> Option<&Map<String, Value>> {
+        self.apps.iter().find(|a| str_of(a, "id") == Some(id))
+    }
+
+    /// A policy as the API returns it, `app_count` filled in.
+    pub fn render_policy(&self, policy: &Map<String, Value>) -> Value {
+        let mut out = policy.clone();
+        let id = str_of(policy, "id").unwrap_or_default();
+        out.insert("app_count".to_owned(), json!(self.app_count(id)));
+        Value::Object(out)
+    }
+
+    /// An app as the API returns it: `policies` expanded to full policy objects, each with
+    /// its `precedence`, in ascending precedence.
+    ///
+    /// NOTE: "GET returns `policies` as full expanded policy objects, each with
+    /// `precedence`" and "The list is in ascending order of precedence."
+    pub fn render_app(&self, app: &Map<String, Value>) -> Value {
+        let mut out = app.clone();
+        let mut expanded: Vec<(u64, Value)> = links(app)
+            .into_iter()
+            .filter_map(|(id, precedence)| {
+                let Value::Object(mut p) = self.render_policy(self.policy_map(&id)?) else {
+                    return None;
+                };
+                p.insert("precedence".to_owned(), json!(precedence));
+                Some((precedence, Value::Object(p)))
+            })
+            .collect();
+        expanded.sort_by_key(|(precedence, _)| *precedence);
+        out.insert(
+            "policies".to_owned(),
+            Value::Array(expanded.into_iter().map(|(_, p)| p).collect()),
+        );
+        Value::Object(out)
+    }
+
+    pub fn apps(&self) -> Vec<Value> {
+        self.apps.iter().map(|a| self.render_app(a)).collect()
+    }
+
+    pub fn app(&self, id: &str) -> Option<Value> {
+        self.app_map(id).map(|a| self.render_app(a))
+    }
+
+    pub fn policies(&self) -> Vec<Value> {
+        self.policies
+            .iter()
+            .map(|p| self.render_policy(p))
+            .collect()
+    }
+
+    pub fn policy(&self, id: &str) -> Option<Value> {
+        self.policy_map(id).map(|p| self.render_policy(p))
+    }
+
+    // ---- app writes ---------------------------------------------------------------
+
+    /// Validates an app body and returns the stored form, with server-owned fields taken
+    /// from `meta` (id, uid, aud, `created_at`) and a new `updated_at`.
+    ///
+    /// NOTE: "PUT replaces the whole app ... an omitted field is reset": the stored app
+    /// is the body, nothing of the previous version survives except read-only fields.
+    fn build_app(&self, meta: &AppMeta, body: &Value) -> Result<Map<String, Value>> {
+        let Value::Object(body) = body else {
+            return Err(ApiError::invalid("request body must be a JSON object"));
+        };
+        let app_type = match body.get("type") {
+            Some(Value::String(t)) if !t.is_empty() => t.as_str(),
+            _ => return Err(ApiError::invalid("type is required")),
+        };
+        if !APP_TYPES.contains(&app_type) {
+            return Err(ApiError::invalid(format!(
+                "unknown application type {app_type:?}"
+            )));
+        }
+        // NOTE: "Required in a self_hosted PUT: `type`, `domain`."
+        if app_type == "self_hosted" && str_of(body, "domain").is_none_or(str::is_empty) {
+            return Err(ApiError::invalid(
+                "domain is required for self_hosted applications",
+            ));
+        }
+        let links = self.validate_links(app_type, body.get("policies"))?;
+
+        let mut app = Map::new();
+        app.insert("id".to_owned(), json!(meta.id));
+        app.insert("uid".to_owned(), json!(meta.id));
+        app.insert("aud".to_owned(), json!(meta.aud));
+        app.insert("created_at".to_owned(), json!(meta.created_at));
+        app.insert("updated_at".to_owned(), json!(meta.updated_at));
+        for (key, value) in body {
+            if !APP_READ_ONLY.contains(&key.as_str()) && key != "policies" {
+                app.insert(key.clone(), value.clone());
+            }
+        }
+        app.insert(
+            "policies".to_owned(),
+            Value::Array(
+                links
+                    .into_iter()
+                    .map(|(id, precedence)| json!({"id": id, "precedence": precedence}))
+                    .collect(),
+            ),
+        );
+        Ok(app)
+    }
+
+    /// Parses and checks an app's `policies`: ids (precedence = position) or
+    /// `{id, precedence}` objects (extra fields, as in an expanded GET, are ignored).
+    fn validate_links(
+        &self,
+        app_type: &str,
+        policies: Option<&Value>,
+    ) -> Result<Vec<(String, u64)>> {
+        let list = match policies {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(list)) => list,
+            Some(_) => return Err(ApiError::invalid("policies must be a list")),
+        };
+        let mut out: Vec<(String, u64)> = Vec::with_capacity(list.len());
+        for (i, item) in list.iter().enumerate() {
+            let position = i as u64 + 1;
+            let (id, precedence) = match item {
+                Value::String(id) => (id.clone(), position),
+                Value::Object(o) => {
+                    let Some(id) = str_of(o, "id") else {
+                        return Err(ApiError::invalid(format!("policies[{i}].id is required")));
+                    };
+                    // NOTE: ASSUMED: a link object without precedence takes its position,
+                    // the way a list of bare ids is numbered.
+                    let precedence = match o.get("precedence") {
+                        None | Some(Value::Null) => position,
+                        Some(p) => match p.as_u64() {
+                            Some(n) if n >= 1 => n,
+                            _ => {
+                                // NOTE: "Precedence: integers >= 1 ... (400 / 12130 otherwise)".
+                                return Err(ApiError::invalid(format!(
+                                    "policies[{i}].precedence must be an integer >= 1, got {p}"
+                                )));
+                            }
+                        },
+                    };
+                    (id.to_owned(), precedence)
+                }
+                _ => {
+                    return Err(ApiError::invalid(format!(
+                        "policies[{i}] must be a policy id or an object with id and precedence"
+                    )));
+                }
+            };
+            if out.iter().any(|(_, p)| *p == precedence) {
+                return Err(ApiError::invalid("policy precedences must be unique"));
+            }
+            // NOTE: ASSUMED: the same policy linked twice is rejected.
+            if out.iter().any(|(known, _)| *known == id) {
+                return Err(ApiError::invalid(format!(
+                    "policy {id} is linked more than once"
+                )));
+            }
+            // NOTE: a link to an unknown policy is "seen as 500 in the wild; ASSUMED 400 / 12130".
+            let Some(policy) = self.policy_map(&id) else {
+                return Err(ApiError::invalid(format!("policy {id} not found")));
+            };
+            // NOTE: a policy holding a linked_app_token rule "is attachable only to
+            // `self_hosted` apps (400 otherwise)".
+            if app_type != "self_hosted" && has_linked_app_token(policy) {
+                return Err(ApiError::invalid(format!(
+                    "policy {id} has a linked_app_token rule and can only be attached to self_hosted applications, not {app_type}"
+                )));
+            }
+            out.push((id, precedence));
+        }
+        out.sort_by_key(|(_, p)| *p);
+        Ok(out)
+    }
+
+    /// `POST /access/apps`.
+    pub fn create_app(&mut self, body: &Value) -> Result<Value> {
+        let now = now();
+        let meta = AppMeta {
+            id: Uuid::new_v4().to_string(),
+            aud: new_aud(),
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let app = self.build_app(&meta, body)?;
+        // NOTE: 11010 `application_already_exists` (409); ASSUMED to mean a second
+        // self_hosted app on a domain that an existing app already has.
+        if let Some(domain) =
+            str_of(&app, "domain").filter(|_| str_of(&app, "type") == Some("self_hosted"))
+        {
+            if self
+                .apps
+                .iter()
+                .any(|a| str_of(a, "domain") == Some(domain))
+            {
+                return Err(ApiError::new(409, 11010, "application_already_exists"));
+            }
+        }
+        let out = self.render_app(&app);
+        self.apps.push(app);
+        Ok(out)
+    }
+
+    /// `PUT /access/apps/{id}`.
+    pub fn put_app(&mut self, id: &str, body: &Value) -> Result<Value> {
+        let index = self.app_index(id).ok_or_else(ApiError::not_found)?;
+        let old = &self.apps[index];
+        let meta = AppMeta {
+            id: id.to_owned(),
+            aud: str_of(old, "aud").unwrap_or_default().to_owned(),
+            created_at: str_of(old, "created_at").unwrap_or_default().to_owned(),
+            updated_at: now(),
+        };
+        let app = self.build_app(&meta, body)?;
+        let out = self.render_app(&app);
+        self.apps[index] = app;
+        Ok(out)
+    }
+
+    /// `DELETE /access/apps/{id}`.
+    pub fn delete_app(&mut self, id: &str) -> Result<Value> {
+        let index = self.app_index(id).ok_or_else(ApiError::not_found)?;
+        self.apps.remove(index);
+        Ok(json!({"id": id}))
+    }
+
+    fn app_index(&self, id: &str) -> Option<usize> {
+        self.apps.iter().position(|a| str_of(a, "id") == Some(id))
+    }
+
+    // ---- policy writes -------------------------------------------------------------
+
+    /// Validates a policy body and returns the stored form, defaults applied.
+    ///
+    /// NOTE: "Create and update bodies require `name`, `decision`, `include`"; the API
+    /// fills in defaults (`approval_required: false`, empty `exclude`, ...), and a PUT
+    /// replaces the policy, so omitted optional fields get their defaults back.
+    fn build_policy(id: &str, created_at: &str, body: &Value) -> Result<Map<String, Value>> {
+        let Value::Object(body) = body else {
+            return Err(ApiError::invalid("request body must be a JSON object"));
+        };
+        let name = match body.get("name") {
+            Some(Value::String(n)) if !n.trim().is_empty() => n.clone(),
+            _ => return Err(ApiError::invalid("name is required")),
+        };
+        let decision = match body.get("decision") {
+            Some(Value::String(d)) if DECISIONS.contains(&d.as_str()) => d.clone(),
+            Some(d) => {
+                return Err(ApiError::invalid(format!(
+                    "decision must be one of allow, deny, non_identity, bypass; got {d}"
+                )));
+            }
+            None => return Err(ApiError::invalid("decision is required")),
+        };
+        let mut rules = Map::new();
+        for list in RULE_LISTS {
+            let value = match body.get(*list) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(items)) => items.clone(),
+                Some(_) => {
+                    return Err(ApiError::invalid(format!("{list} must be a list of rules")));
+                }
+            };
+            for (i, rule) in value.iter().enumerate() {
+                validate_rule(list, i, rule)?;
+            }
+            rules.insert((*list).to_owned(), Value::Array(value));
+        }
+        if rules["include"].as_array().is_none_or(Vec::is_empty) {
+            return Err(ApiError::invalid(
+                "include is required and must hold at least one rule",
+            ));
+        }
+        // NOTE: the Linked App Token rule is allowed "Only with decision `non_identity`
+        // (or `bypass`)".
+        if has_linked_app_token(&rules) && !matches!(decision.as_str(), "non_identity" | "bypass") {
+            return Err(ApiError::invalid(format!(
+                "linked_app_token rules require decision non_identity or bypass, not {decision}"
+            )));
+        }
+
+        let mut policy = Map::new();
+        policy.insert("id".to_owned(), json!(id));
+        policy.insert("name".to_owned(), json!(name));
+        policy.insert("decision".to_owned(), json!(decision));
+        policy.extend(rules);
+        policy.insert("reusable".to_owned(), json!(true));
+        policy.insert("app_count".to_owned(), json!(0));
+        let defaults = [
+            ("session_duration", json!("24h")),
+            ("approval_required", json!(false)),
+            ("isolation_required", json!(false)),
+            ("purpose_justification_required", json!(false)),
+        ];
+        for (key, default) in defaults {
+            let value = match body.get(key) {
+                None | Some(Value::Null) => default,
+                Some(v) => v.clone(),
+            };
+            policy.insert(key.to_owned(), value);
+        }
+        // NOTE: ASSUMED: other fields the API knows (approval_groups, mfa_config, ...)
+        // are kept as sent; the simulator does not know the full list, so it keeps all.
+        for (key, value) in body {
+            if !POLICY_READ_ONLY.contains(&key.as_str()) && !policy.contains_key(key) {
+                policy.insert(key.clone(), value.clone());
+            }
+        }
+        policy.insert("created_at".to_owned(), json!(created_at));
+        policy.insert("updated_at".to_owned(), json!(now()));
+        Ok(policy)
+    }
+
+    /// `POST /access/policies`.
+    pub fn create_policy(&mut self, body: &Value) -> Result<Value> {
+        let policy = Self::build_policy(&Uuid::new_v4().to_string(), &now(), body)?;
+        let out = self.render_policy(&policy);
+        self.policies.push(policy);
+        Ok(out)
+    }
+
+    /// `PUT /access/policies/{id}`.
+    pub fn put_policy(&mut self, id: &str, body: &Value) -> Result<Value> {
+        let index = self.policy_index(id).ok_or_else(ApiError::not_found)?;
+        let created_at = str_of(&self.policies[index], "created_at")
+            .unwrap_or_default()
+            .to_owned();
+        let policy = Self::build_policy(id, &created_at, body)?;
+        if has_linked_app_token(&policy) {
+            if let Some(app) = self.apps.iter().find(|a| {
+                str_of(a, "type") != Some("self_hosted") && links(a).iter().any(|(p, _)| p == id)
+            }) {
+                return Err(ApiError::invalid(format!(
+                    "policy {id} is attached to application {} of type {}, which cannot use linked_app_token rules",
+                    str_of(app, "id").unwrap_or_default(),
+                    str_of(app, "type").unwrap_or_default()
+                )));
+            }
+        }
+        let out = self.render_policy(&policy);
+        self.policies[index] = policy;
+        Ok(out)
+    }
+
+    /// `DELETE /access/policies/{id}`.
+    ///
+    /// NOTE: "Deleting a policy that apps still use fails"; the exact answer is ASSUMED:
+    /// 400 / 12130 "policy is in use by N applications".
+    pub fn delete_policy(&mut self, id: &str) -> Result<Value> {
+        let index = self.policy_index(id).ok_or_else(ApiError::not_found)?;
+        let in_use = self.app_count(id);
+        if in_use > 0 {
+            return Err(ApiError::invalid(format!(
+                "policy is in use by {in_use} applications"
+            )));
+        }
+        self.policies.remove(index);
+        Ok(json!({"id": id}))
+    }
+
+    fn policy_index(&self, id: &str) -> Option<usize> {
+        self.policies
+            .iter()
+            .position(|p| str_of(p, "id") == Some(id))
+    }
+
+    // ---- out-of-band edits (the dashboard, seeds) ------------------------------------
+
+    /// Runs `f` on a stored app, then keeps its links sorted. Returns false when unknown.
+    pub fn edit_app(&mut self, id: &str, f: impl FnOnce(&mut Map<String, Value>)) -> bool {
+        let Some(index) = self.app_index(id) else {
+            return false;
+        };
+        let app = &mut self.apps[index];
+        app.insert("updated_at".to_owned(), json!(now()));
+        f(app);
+        if let Some(Value::Array(list)) = app.get_mut("policies") {
+            list.sort_by_key(|l| {
+                l.get("precedence")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(u64::MAX)
+            });
+        }
+        true
+    }
+
+    /// Runs `f` on a stored policy. Returns false when unknown.
+    pub fn edit_policy(&mut self, id: &str, f: impl FnOnce(&mut Map<String, Value>)) -> bool {
+        let Some(index) = self.policy_index(id) else {
+            return false;
+        };
+        let policy = &mut self.policies[index];
+        policy.insert("updated_at".to_owned(), json!(now()));
+        f(policy);
+        true
+    }
+
+    /// Stores a policy as given plus defaults for missing fields, without validation (the
+    /// dashboard may hold things the API would refuse today). Returns its id.
+    pub fn insert_policy(&mut self, policy: Value) -> String {
+        let mut map = match policy {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        let id = str_of(&map, "id").map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+        map.insert("id".to_owned(), json!(id));
+        let now = now();
+        for (key, default) in [
+            ("exclude", json!([])),
+            ("require", json!([])),
+            ("reusable", json!(true)),
+            ("app_count", json!(0)),
+            ("session_duration", json!("24h")),
+            ("approval_required", json!(false)),
+            ("isolation_required", json!(false)),
+            ("purpose_justification_required", json!(false)),
+            ("created_at", json!(now)),
+            ("updated_at", json!(now)),
+        ] {
+            map.entry(key).or_insert(default);
+        }
+        match self.policy_index(&id) {
+            // Replacing keeps the policy's links and its place in the list.
+            Some(index) => self.policies[index] = map,
+            None => self.policies.push(map),
+        }
+        id
+    }
+
+    /// Deletes a policy and unlinks it from every app.
+    pub fn remove_policy(&mut self, id: &str) {
+        self.policies.retain(|p| str_of(p, "id") != Some(id));
+        for app in &mut self.apps {
+            if let Some(Value::Array(list)) = app.get_mut("policies") {
+                list.retain(|l| l.get("id").and_then(Value::as_str) != Some(id));
+            }
+        }
+    }
+
+    /// Adds a seed policy, validated like a POST but keeping its id and timestamps.
+    pub fn seed_policy(&mut self, policy: &Value) -> Result<()> {
+        let id = policy
+            .get("id")
+            .and_then(Value::as_str)
+            .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+        if self.policy_map(&id).is_some() {
+            return Err(ApiError::invalid(format!("policy id {id} appears twice")));
+        }
+        let created_at = policy
+            .get("created_at")
+            .and_then(Value::as_str)
+            .map_or_else(now, str::to_owned);
+        let mut stored = Self::build_policy(&id, &created_at, policy)?;
+        if let Some(updated) = policy.get("updated_at").filter(|v| v.is_string()) {
+            stored.insert("updated_at".to_owned(), updated.clone());
+        }
+        self.policies.push(stored);
+        Ok(())
+    }
+
+    /// Adds a seed app, validated like a PUT but keeping its id, aud and timestamps.
+    pub fn seed_app(&mut self, app: &Value) -> Result<()> {
+        let given = |key: &str| app.get(key).and_then(Value::as_str).map(str::to_owned);
+        let id = given("uid")
+            .or_else(|| given("id"))
+            .unwrap_or_else(|| Uuid::new_v4().to_string());
+        if self.app_map(&id).is_some() {
+            return Err(ApiError::invalid(format!("app id {id} appears twice")));
+        }
+        let created_at = given("created_at").unwrap_or_else(now);
+        let meta = AppMeta {
+            id,
+            aud: given("aud").unwrap_or_else(new_aud),
+            updated_at: given("updated_at").unwrap_or_else(|| created_at.clone()),
+            created_at,
+        };
+        let stored = self.build_app(&meta, app)?;
+        self.apps.push(stored);
+        Ok(())
+    }
+}
+
+/// Server-owned fields of an app.
+struct AppMeta {
+    id: String,
+    aud: String,
+    created_at: String,
+    updated_at: String,
+}
+
+/// The `(policy id, precedence)` links stored on an app.
+fn links(app: &Map<String, Value>) -> Vec<(String, u64)> {
+    let Some(Value::Array(list)) = app.get("policies") else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|l| {
+            Some((
+                l.get("id")?.as_str()?.to_owned(),
+                l.get("precedence").and_then(Value::as_u64).unwrap_or(0),
+            ))
+        })
+        .collect()
+}
+
+/// A rule is an object naming its kind; a `linked_app_token` rule needs an `app_uid`.
+fn validate_rule(list: &str, i: usize, rule: &Value) -> Result<()> {
+    let Value::Object(rule) = rule else {
+        return Err(ApiError::invalid(format!(
+            "{list}[{i}] must be a rule object"
+        )));
+    };
+    if rule.is_empty() {
+        return Err(ApiError::invalid(format!("{list}[{i}] is an empty rule")));
+    }
+    if let Some(linked) = rule.get("linked_app_token") {
+        // NOTE: rule shape `{"linked_app_token": {"app_uid": "<uid>"}}`. ASSUMED: the
+        // uid is not checked against existing apps.
+        if linked
+            .get("app_uid")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(ApiError::invalid(format!(
+                "{list}[{i}].linked_app_token.app_uid is required"
+            )));
+        }
+    }
+    Ok(())
+}
