@@ -5,9 +5,46 @@
 //! renderers); [`cloudflare`], [`apply`] and [`sim`] are the I/O edges.
 
 pub mod apply;
+pub mod cli;
 pub mod cloudflare;
+pub mod commands;
 pub mod inventory;
 pub mod manifest;
 pub mod plan;
 pub mod reconcile;
 pub mod sim;
+
+pub use commands::{Status, run};
+
+/// Everything that can end an invocation with an error. The binary renders it with
+/// miette: manifest problems with file, line and snippet; API errors with the request
+/// and the Cloudflare code.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum Error {
+    /// The manifest is invalid or does not resolve; nothing was written.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Manifest(#[from] manifest::ManifestError),
+    /// A Cloudflare API call failed.
+    #[error(transparent)]
+    Api(#[from] cloudflare::Error),
+    /// Reconcile could not converge, or was cancelled.
+    #[error(transparent)]
+    Reconcile(reconcile::ReconcileError),
+    /// Bad arguments or environment.
+    #[error("{0}")]
+    Config(String),
+    /// Writing output failed.
+    #[error("output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<reconcile::ReconcileError> for Error {
+    fn from(e: reconcile::ReconcileError) -> Self {
+        match e {
+            reconcile::ReconcileError::Manifest(m) => Error::Manifest(m),
+            reconcile::ReconcileError::Read(a) => Error::Api(a),
+            other => Error::Reconcile(other),
+        }
+    }
+}

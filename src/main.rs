@@ -1,1 +1,44 @@
-fn main() {}
+//! The `mcp-access` binary: parse arguments, start logging, run, map the outcome to an
+//! exit code (0 ok, 1 error, 2 changes pending with `--exit-code`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mcp_access::cli::{Cli, LogFormat};
+use mcp_access::{Status, run};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let config = match Cli::parse().into_config(&|k| std::env::var(k).ok()) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let filter = EnvFilter::try_from_env("MCP_ACCESS_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!("warn,mcp_access={}", config.log_level))
+    });
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.with_ansi(anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never).init(),
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(Status::Ok) => ExitCode::SUCCESS,
+        Ok(Status::ChangesPending) => ExitCode::from(2),
+        Err(error) => {
+            eprintln!("{:?}", miette::Report::new(error));
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Command-line arguments in two stages: the raw clap structs, then a validated
+//! [`Config`] of real types (token as a secret, durations parsed, URL checked) before
+//! any work starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+use crate::cloudflare::{DEFAULT_BASE_URL, Rate};
+
+/// Reconcile Cloudflare Access "Linked App Token" policies: which MCP servers may call
+/// which internal apps with the user's identity.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-access", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: CommandArgs,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Cloudflare account id (wins over the manifest's `account_id`).
+    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID", global = true)]
+    account_id: Option<String>,
+    /// Read the API token from this file instead of CLOUDFLARE_API_TOKEN.
+    #[arg(long, value_name = "PATH", global = true)]
+    api_token_file: Option<PathBuf>,
+    /// API base URL (point it at `mcp-access sim serve` to test).
+    #[arg(long, env = "CLOUDFLARE_API_BASE_URL", default_value = DEFAULT_BASE_URL, global = true)]
+    api_url: String,
+    /// Ownership id; overrides the manifest's `owner`.
+    #[arg(long, global = true)]
+    owner: Option<String>,
+    /// Exit 2 when a plan or dry run finds changes.
+    #[arg(long, global = true)]
+    exit_code: bool,
+    /// More logs on stderr (-v debug, -vv trace).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    /// API requests in flight at most.
+    #[arg(long, default_value_t = 4, global = true)]
+    concurrency: usize,
+    /// Timeout of one API request.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    request_timeout: Duration,
+    /// Sustained client-side request rate (the account allows 1200/300s in total).
+    #[arg(long, default_value = "1000/300s", global = true)]
+    rate_limit: Rate,
+    /// Requests allowed in a burst before the sustained rate applies.
+    #[arg(long, default_value_t = 200, global = true)]
+    burst: u32,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct ManifestArgs {
+    /// Manifest file or directory (every *.yaml / *.yml in it); repeatable.
+    #[arg(short = 'f', long = "file", value_name = "PATH", required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CommandArgs {
+    /// Check manifests without touching the network.
+    Validate(ManifestArgs),
+    /// Show what reconcile would change (same as `reconcile --dry-run`).
+    Plan(ManifestArgs),
+    /// Make the account match the manifests: plan, apply, re-read, until converged.
+    Reconcile {
+        #[command(flatten)]
+        manifests: ManifestArgs,
+        /// Plan only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Give up when the account has not converged after this many applies.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        max_rounds: u32,
+    },
+    /// Run plan, reconcile and plan against a built-in simulated account.
+    Demo,
+}
+
+/// What to do, validated.
+#[derive(Debug)]
+pub enum Command {
+    /// `validate`.
+    Validate {
+        /// Manifest paths.
+        files: Vec<PathBuf>,
+    },
+    /// `plan` and `reconcile`.
+    Reconcile {
+        /// Manifest paths.
+        files: Vec<PathBuf>,
+        /// Write nothing.
+        dry_run: bool,
+        /// Round limit.
+        max_rounds: u32,
+    },
+    /// `demo`.
+    Demo,
+}
+
+/// How to reach the API.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Base URL.
+    pub base_url: String,
+    /// `--account-id` / CLOUDFLARE_ACCOUNT_ID, when given.
+    pub account_id: Option<String>,
+    /// The token, when given. Debug prints it redacted.
+    pub token: Option<SecretString>,
+    /// In-flight limit.
+    pub concurrency: usize,
+    /// One request's timeout.
+    pub request_timeout: Duration,
+    /// Client-side rate.
+    pub rate: Rate,
+    /// Client-side burst.
+    pub burst: u32,
+}
+
+/// The validated configuration of one invocation.
+#[derive(Debug)]
+pub struct Config {
+    /// The command.
+    pub command: Command,
+    /// API access.
+    pub api: ApiSettings,
+    /// `--owner`.
+    pub owner: Option<String>,
+    /// `--exit-code`.
+    pub exit_code: bool,
+    /// Log level filter for our crate.
+    pub log_level: tracing::Level,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Cli {
+    /// Validates the arguments. `env` gives CLOUDFLARE_API_TOKEN (injected for tests).
+    pub fn into_config(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let g = self.global;
+        let token = match &g.api_token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read --api-token-file {}: {e}", path.display()))?;
+                let token = text.trim();
+                if token.is_empty() {
+                    return Err(format!("--api-token-file {} is empty", path.display()));
+                }
+                Some(SecretString::from(token.to_owned()))
+            }
+            None => env("CLOUDFLARE_API_TOKEN")
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .map(SecretString::from),
+        };
+        let base_url = g.api_url.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(format!("--api-url {base_url:?} must start with https:// (or http:// for a local simulator)"));
+        }
+        if g.concurrency == 0 {
+            return Err("--concurrency must be at least 1".into());
+        }
+        if let Some(owner) = &g.owner {
+            crate::manifest::validate_owner(owner).map_err(|e| format!("--owner: {e}"))?;
+        }
+        let command = match self.command {
+            CommandArgs::Validate(m) => Command::Validate { files: m.files },
+            CommandArgs::Plan(m) => Command::Reconcile {
+                files: m.files,
+                dry_run: true,
+                max_rounds: 1,
+            },
+            CommandArgs::Reconcile {
+                manifests,
+                dry_run,
+                max_rounds,
+            } => Command::Reconcile {
+                files: manifests.files,
+                dry_run,
+                max_rounds,
+            },
+            CommandArgs::Demo => Command::Demo,
+        };
+        let log_level = match (g.quiet, g.verbose) {
+            (true, _) => tracing::Level::WARN,
+            (false, 0) => tracing::Level::INFO,
+            (false, 1) => tracing::Level::DEBUG,
+            (false, _) => tracing::Level::TRACE,
+        };
+        Ok(Config {
+            command,
+            api: ApiSettings {
+                base_url,
+                account_id: g.account_id.filter(|a| !a.trim().is_empty()),
+                token,
+                concurrency: g.concurrency,
+                request_timeout: g.request_timeout,
+                rate: g.rate_limit,
+                burst: g.burst,
+            },
+            owner: g.owner,
+            exit_code: g.exit_code,
+            log_level,
+            log_format: g.log_format,
+        })
+    }
+}

@@ -1,0 +1,231 @@
+//! What each command does, given a validated [`Config`]. Plans go to stdout (the
+//! product); logs and progress go to stderr.
+
+use std::io::Write;
+
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::cli::{ApiSettings, Command, Config};
+use crate::cloudflare::{Client, ClientConfig};
+use crate::manifest::{self, Manifest};
+use crate::plan::text::{self, Palette};
+use crate::reconcile::{self, Outcome, ReconcileOptions};
+use crate::sim::{Seed, SimConfig, Simulator};
+
+/// How a successful invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Done; nothing pending.
+    Ok,
+    /// A plan or dry run found changes, and `--exit-code` asked to say so.
+    ChangesPending,
+}
+
+/// The owner used when neither the manifest nor `--owner` names one.
+pub const DEFAULT_OWNER: &str = "default";
+
+/// Runs one command.
+pub async fn run(config: Config) -> Result<Status, Error> {
+    match &config.command {
+        Command::Validate { files } => validate(files),
+        Command::Reconcile {
+            files,
+            dry_run,
+            max_rounds,
+        } => {
+            let manifest = manifest::load(files)?;
+            let client = client_for(&config.api, &manifest)?;
+            let options = ReconcileOptions {
+                owner: owner(&config, &manifest),
+                dry_run: *dry_run,
+                max_rounds: *max_rounds,
+            };
+            let cancel = CancellationToken::new();
+            let outcome = reconcile::reconcile(&client, &manifest, &options, &cancel).await?;
+            let mut out = anstream::stdout();
+            print_outcome(&outcome, *dry_run, &mut out)?;
+            if *dry_run && config.exit_code && !outcome.first_plan.is_empty() {
+                return Ok(Status::ChangesPending);
+            }
+            Ok(Status::Ok)
+        }
+        Command::Demo => demo().await,
+    }
+}
+
+fn validate(files: &[std::path::PathBuf]) -> Result<Status, Error> {
+    let manifest = manifest::load(files)?;
+    let downstream: usize = manifest.servers.iter().map(|s| s.downstream.len()).sum();
+    let mut out = anstream::stdout();
+    writeln!(
+        out,
+        "Manifest is valid: {} file(s), {} server(s), {} downstream link(s). Apps are resolved against the account by `plan`.",
+        manifest.files.len(),
+        manifest.servers.len(),
+        downstream
+    )?;
+    Ok(Status::Ok)
+}
+
+fn owner(config: &Config, manifest: &Manifest) -> String {
+    config
+        .owner
+        .clone()
+        .or_else(|| manifest.owner.clone())
+        .unwrap_or_else(|| DEFAULT_OWNER.to_owned())
+}
+
+/// Builds the API client; the account id from `--account-id` / the environment wins
+/// over the manifest's.
+fn client_for(api: &ApiSettings, manifest: &Manifest) -> Result<Client, Error> {
+    let account_id = api
+        .account_id
+        .clone()
+        .or_else(|| manifest.account_id.clone())
+        .ok_or_else(|| {
+            Error::Config(
+                "no Cloudflare account id: pass --account-id, set CLOUDFLARE_ACCOUNT_ID, or put account_id in the manifest".into(),
+            )
+        })?;
+    let token = api.token.clone().ok_or_else(|| {
+        Error::Config(
+            "no API token: set CLOUDFLARE_API_TOKEN or pass --api-token-file (permission \"Access: Apps and Policies Read\" to plan, \"... Write\" to reconcile)".into(),
+        )
+    })?;
+    Ok(Client::new(client_config(api, account_id, token))?)
+}
+
+fn client_config(api: &ApiSettings, account_id: String, token: SecretString) -> ClientConfig {
+    let mut config = ClientConfig::new(api.base_url.clone(), account_id, token);
+    config.concurrency = api.concurrency;
+    config.request_timeout = api.request_timeout;
+    config.rate = api.rate;
+    config.burst = api.burst;
+    config
+}
+
+/// Prints the first plan and, after an apply, what was done.
+fn print_outcome(outcome: &Outcome, dry_run: bool, out: &mut dyn Write) -> Result<(), Error> {
+    text::render(&outcome.first_plan, Palette::colored(), out)?;
+    if dry_run || outcome.rounds.is_empty() {
+        return Ok(());
+    }
+    let writes: usize = outcome.rounds.iter().map(|r| r.report.done.len()).sum();
+    writeln!(out)?;
+    for round in &outcome.rounds {
+        for done in &round.report.done {
+            writeln!(out, "  done: {}", done.what)?;
+        }
+    }
+    writeln!(
+        out,
+        "Applied {writes} write(s) in {} round(s). The account matches the manifest.",
+        outcome.rounds.len()
+    )?;
+    Ok(())
+}
+
+/// `mcp-access demo`: the whole product against a simulated account, no Cloudflare
+/// account needed.
+async fn demo() -> Result<Status, Error> {
+    const MANIFEST: &str = include_str!("../examples/demo.yaml");
+    let sim = Simulator::start(SimConfig::default(), Seed::demo())
+        .await
+        .map_err(|e| Error::Config(format!("cannot start the simulator: {e}")))?;
+    let result = demo_steps(&sim, MANIFEST).await;
+    sim.shutdown().await;
+    result
+}
+
+async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Error> {
+    let mut out = anstream::stdout();
+    let manifest = manifest::parse_str("examples/demo.yaml", manifest_text, &|_| None)?;
+    let mut api = ApiSettings {
+        base_url: sim.base_url(),
+        account_id: Some(sim.account_id().to_owned()),
+        token: Some(SecretString::from(sim.token().to_owned())),
+        concurrency: 4,
+        request_timeout: std::time::Duration::from_secs(10),
+        rate: "1000/300s".parse().map_err(Error::Config)?,
+        burst: 200,
+    };
+    api.concurrency = 4;
+    let client = client_for(&api, &manifest)?;
+    let owner = manifest.owner.clone().unwrap_or_else(|| DEFAULT_OWNER.to_owned());
+    let cancel = CancellationToken::new();
+    let run = |dry_run: bool| {
+        let options = ReconcileOptions {
+            owner: owner.clone(),
+            dry_run,
+            max_rounds: 3,
+        };
+        let client = client.clone();
+        let manifest = &manifest;
+        let cancel = cancel.clone();
+        async move { reconcile::reconcile(&client, manifest, &options, &cancel).await }
+    };
+    let step = |out: &mut dyn Write, title: &str| -> std::io::Result<()> {
+        let style = anstyle::Style::new().bold().underline();
+        writeln!(out, "\n{}{title}{}\n", style.render(), style.render_reset())
+    };
+
+    writeln!(
+        out,
+        "mcp-access demo: a simulated Cloudflare account at {} with {} apps and {} policies.",
+        sim.base_url(),
+        sim.apps().len(),
+        sim.policies().len()
+    )?;
+    writeln!(out, "Manifest examples/demo.yaml:\n")?;
+    for line in manifest_text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        writeln!(out, "    {line}")?;
+    }
+
+    step(&mut out, "1. mcp-access plan -f examples/demo.yaml")?;
+    print_outcome(&run(true).await?, true, &mut out)?;
+
+    step(&mut out, "2. mcp-access reconcile -f examples/demo.yaml")?;
+    sim.clear_journal();
+    print_outcome(&run(false).await?, false, &mut out)?;
+    let writes = sim.writes();
+    writeln!(out, "  ({} API writes, {} requests in all)", writes.len(), sim.journal().len())?;
+
+    step(&mut out, "3. mcp-access plan again: nothing to do")?;
+    print_outcome(&run(true).await?, true, &mut out)?;
+
+    step(&mut out, "4. Someone edits things in the dashboard; reconcile repairs the drift")?;
+    let wiki = sim
+        .apps()
+        .into_iter()
+        .find(|a| a["name"] == "Company wiki")
+        .and_then(|a| a["id"].as_str().map(str::to_owned));
+    if let Some(wiki) = &wiki {
+        // Detach every managed policy from the wiki, as a click in the dashboard would.
+        sim.edit_app(wiki, |app| {
+            if let Some(serde_json::Value::Array(links)) = app.get_mut("policies") {
+                links.retain(|l| {
+                    let id = l.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+                    !id.is_empty() && !managed_ids(sim).contains(&id.to_owned())
+                });
+            }
+        });
+        writeln!(out, "  (detached the managed policies from \"Company wiki\" in the simulator)")?;
+    }
+    print_outcome(&run(false).await?, false, &mut out)?;
+    Ok(Status::Ok)
+}
+
+fn managed_ids(sim: &Simulator) -> Vec<String> {
+    sim.policies()
+        .iter()
+        .filter(|p| {
+            p["name"]
+                .as_str()
+                .and_then(crate::plan::ownership::owner_of)
+                .is_some()
+        })
+        .filter_map(|p| p["id"].as_str().map(str::to_owned))
+        .collect()
+}
