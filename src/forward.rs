@@ -537,10 +537,30 @@ async fn proxy(State(config): State<Arc<ProxyConfig>>, request: Request) -> Resp
                 path,
                 identity_header = %config.mode.incoming_header(),
                 error = error.code(),
+                cause = %Causes(&error),
                 "refused to forward request: {error}"
             );
             error.into_response()
         }
+    }
+}
+
+/// The `source()` chain of an error, for logs: `a: b: c`, or empty.
+struct Causes<'a>(&'a dyn std::error::Error);
+
+impl fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut source = self.0.source();
+        let mut first = true;
+        while let Some(cause) = source {
+            if !first {
+                f.write_str(": ")?;
+            }
+            write!(f, "{cause}")?;
+            first = false;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
 
