@@ -1010,3 +1010,46 @@ async fn create_app_refuses_a_second_self_hosted_app_on_a_domain() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_writes_under_faults_keep_the_account_consistent() {
+    within_timeout(async {
+        let api = std::sync::Arc::new(Api::start(no_limits()).await);
+        api.sim.set_faults("error=0.2,reset=0.2,lost=0.2,seed=3".parse().unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let api = std::sync::Arc::clone(&api);
+            tasks.push(tokio::spawn(async move {
+                let name = format!("p{i}");
+                let _ = api.request(Method::POST, "/access/policies").json(&new_policy(&name)).send().await;
+                let mut wiki = api.sim.app(WIKI).unwrap();
+                wiki["policies"] = json!([{"id": ALLOW_EMPLOYEES, "precedence": 1}, {"id": BLOCK_CONTRACTORS, "precedence": 2 + i}]);
+                let _ = api.request(Method::PUT, &format!("/access/apps/{WIKI}")).json(&wiki).send().await;
+                let _ = api.request(Method::GET, "/access/apps").send().await;
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        api.sim.set_faults(Faults::default());
+
+        let journal = api.sim.journal();
+        assert_eq!(journal.len(), 72);
+        let landed_posts = journal.iter().filter(|e| e.method == "POST" && e.status == 201).count();
+        let created = api.sim.policies().iter().filter(|p| p["name"].as_str().unwrap().starts_with('p')).count();
+        let dropped_posts = journal.iter().filter(|e| e.method == "POST" && e.status == 0).count();
+        assert!(created >= landed_posts && created <= landed_posts + dropped_posts, "{created} {landed_posts} {dropped_posts}");
+        assert!(journal.iter().any(|e| e.status == 0) && journal.iter().any(|e| e.status >= 500));
+
+        // Every link points at a policy, and every app_count matches the links.
+        let apps = api.sim.apps();
+        for policy in api.sim.policies() {
+            let id = policy["id"].as_str().unwrap();
+            let users = apps.iter().filter(|a| link_ids(a).iter().any(|(p, _)| p == id)).count();
+            assert_eq!(policy["app_count"], users, "{id}");
+        }
+        let (status, _) = api.get("/access/apps").await;
+        assert_eq!(status, 200, "still serving");
+    })
+    .await;
+}
