@@ -12,8 +12,10 @@ use super::location::Location;
 pub enum ProblemKind {
     /// A path that cannot be read, or a directory without manifests.
     Io,
-    /// Broken YAML, or a file over the size, depth or alias limits.
+    /// Broken YAML (including duplicate keys).
     Syntax,
+    /// A file over the size, nesting or alias-expansion limits.
+    Limit,
     /// A key the format does not know.
     UnknownField,
     /// A value of the wrong shape or content (version, owner, app reference, ...).

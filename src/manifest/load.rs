@@ -46,11 +46,9 @@ pub fn load_with_env(
                 sources.push(Arc::new(NamedSource::new(file.display().to_string(), text)));
                 files.push(file);
             }
-            Err(message) => problems.push(Problem::in_path(
-                ProblemKind::Io,
-                file.display().to_string(),
-                message,
-            )),
+            Err((kind, message)) => {
+                problems.push(Problem::in_path(kind, file.display().to_string(), message));
+            }
         }
     }
     assemble(&sources, files, env, problems)
@@ -116,21 +114,28 @@ fn is_yaml(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 
-fn read(path: &Path) -> Result<String, String> {
+fn read(path: &Path) -> Result<String, (ProblemKind, String)> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let io = |e: std::io::Error| (ProblemKind::Io, format!("cannot read: {e}"));
+    let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     // Read one byte past the limit so an oversized file is refused without reading it all.
     file.take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(io)?;
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "file is larger than the {MAX_FILE_BYTES}-byte limit for a manifest"
+        return Err((
+            ProblemKind::Limit,
+            format!("file is larger than the {MAX_FILE_BYTES}-byte limit for a manifest"),
         ));
     }
-    String::from_utf8(bytes)
-        .map_err(|e| format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        (
+            ProblemKind::Io,
+            format!("not UTF-8 text (invalid byte at offset {at})"),
+        )
+    })
 }
 
 /// Parses every source and merges them, collecting every problem.

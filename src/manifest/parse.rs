@@ -44,11 +44,20 @@ pub fn parse_file(
                 }
                 None => Location::new(source.clone(), 1, 1, 0, 0),
             };
-            cx.problems.push(
-                Problem::at(ProblemKind::Syntax, &at, err.message)
-                    .label("YAML problem here")
-                    .help("fix the YAML syntax; manifests must be plain YAML under 1 MiB, without alias expansion bombs or deep nesting"),
-            );
+            let problem = if err.over_limit {
+                Problem::at(ProblemKind::Limit, &at, format!("manifest refused: {}", err.message))
+                    .label("limit exceeded here")
+                    .help("manifests are plain YAML under 1 MiB, nested at most 16 levels, with few aliases")
+            } else {
+                Problem::at(
+                    ProblemKind::Syntax,
+                    &at,
+                    format!("invalid YAML: {}", err.message),
+                )
+                .label("here")
+                .help("fix the YAML syntax")
+            };
+            cx.problems.push(problem);
             FileDecl::default()
         }
     };

@@ -67,6 +67,9 @@ pub struct SyntaxError {
     pub line: usize,
     pub column: usize,
     pub offset: Option<usize>,
+    /// The document was refused for exceeding a limit (size, depth, aliases), not for
+    /// broken syntax.
+    pub over_limit: bool,
 }
 
 /// Parses one YAML document. An empty document is `Null`.
@@ -80,6 +83,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             line: 0,
             column: 0,
             offset: None,
+            over_limit: true,
         });
     }
     let mut budget = serde_saphyr::Budget::default();
@@ -117,9 +121,18 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             span: None,
         }),
         Err(err) => {
-            let message = serde_saphyr::DefaultMessageFormatter
-                .format_message(&err)
-                .into_owned();
+            let (message, over_limit) = if let Some(message) = limit_message(&err) {
+                (message, true)
+            } else {
+                let mut message = serde_saphyr::DefaultMessageFormatter
+                    .format_message(&err)
+                    .into_owned();
+                // The library's hint is for programmers, not manifest authors.
+                if let Some(i) = message.find(", set DuplicateKeyPolicy") {
+                    message.truncate(i);
+                }
+                (message, false)
+            };
             let at = err.location();
             Err(SyntaxError {
                 message,
@@ -128,9 +141,46 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 offset: at
                     .and_then(|l| l.span().byte_offset())
                     .and_then(|o| usize::try_from(o).ok()),
+                over_limit,
             })
         }
     }
+}
+
+/// A readable message for a refused document, when `err` is a limit breach.
+fn limit_message(err: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::budget::BudgetBreach as B;
+    let mut err = err;
+    while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = err {
+        err = error;
+    }
+    Some(match err {
+        E::Budget {
+            breach: B::Depth { .. },
+            ..
+        } => {
+            format!("nesting deeper than {MAX_DEPTH} levels")
+        }
+        E::Budget {
+            breach: B::Aliases { .. } | B::Anchors { .. },
+            ..
+        } => {
+            format!("more than {MAX_ALIASES} anchors or aliases")
+        }
+        E::Budget {
+            breach: B::Documents { .. },
+            ..
+        } => "more than one YAML document (`---`) in one file".to_owned(),
+        E::Budget { breach, .. } => format!("document too large for a manifest ({breach:?})"),
+        E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. }
+        | E::AliasReplayCounterOverflow { .. } => format!(
+            "aliases expand to more than {MAX_REPLAYED_EVENTS} YAML events (an alias bomb?)"
+        ),
+        _ => return None,
+    })
 }
 
 fn node_from(spanned: Spanned<Value>) -> Node {
@@ -269,20 +319,22 @@ mod tests {
 
     #[test]
     fn alias_bombs_are_refused() {
+        use std::fmt::Write;
         let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..9 {
-            let prev = (b'a' + i - 1) as char;
-            let cur = (b'a' + i) as char;
-            text.push_str(&format!("{cur}: &{cur} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        for (prev, cur) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            writeln!(text, "{cur}: &{cur} [{refs}]").unwrap();
         }
         let err = parse(&text).unwrap_err();
-        assert!(!err.message.is_empty());
+        assert!(err.over_limit, "{err:?}");
+        assert!(err.message.contains("alias bomb"), "{err:?}");
     }
 
     #[test]
     fn deep_nesting_and_huge_files_are_refused() {
         let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        assert!(parse(&deep).is_err());
+        let err = parse(&deep).unwrap_err();
+        assert!(err.over_limit && err.message.contains("nesting"), "{err:?}");
         let huge = format!("a: \"{}\"\n", "x".repeat(MAX_FILE_BYTES));
         assert!(parse(&huge).unwrap_err().message.contains("limit"));
     }
