@@ -651,10 +651,10 @@ fn unknown_apps_get_suggestions() {
     assert_eq!(
         lines(&err),
         [
-            "m.yaml:2:10: no app \"mcp-server-ap\" in the account [help: did you mean `mcp-server-app`?]",
-            "m.yaml:4:9: no app \"internal api\" in the account [help: did you mean `Internal API`?]",
-            "m.yaml:5:9: no app { domain: wiki.example.co } in the account [help: did you mean `{ domain: wiki.example.com }`?]",
-            "m.yaml:6:9: no app { uid: api-2 } in the account [help: did you mean `{ uid: api-1 }`?]",
+            "m.yaml:2:10: no app \"mcp-server-ap\" in the account, did you mean `mcp-server-app`? [help: check the app's name, domain or uid in Zero Trust > Access > Applications]",
+            "m.yaml:4:9: no app \"internal api\" in the account, did you mean `Internal API`? [help: check the app's name, domain or uid in Zero Trust > Access > Applications]",
+            "m.yaml:5:9: no app { domain: wiki.example.co } in the account, did you mean `{ domain: wiki.example.com }`? [help: check the app's name, domain or uid in Zero Trust > Access > Applications]",
+            "m.yaml:6:9: no app { uid: api-2 } in the account, did you mean `{ uid: api-1 }`? [help: check the app's name, domain or uid in Zero Trust > Access > Applications]",
             "m.yaml:7:9: no app \"Totally different\" in the account [help: check the app's name, domain or uid in Zero Trust > Access > Applications]",
         ]
     );

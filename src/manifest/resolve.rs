@@ -298,24 +298,23 @@ impl<'a> Index<'a> {
                 };
                 let mut candidates = candidates;
                 candidates.sort_unstable();
-                let mut p = Problem::at(
+                // The suggestion goes in the message so plain-text output keeps it.
+                let guess = suggest(typed, candidates).map(|s| match &r.value {
+                    AppRef::Name(_) => format!(", did you mean `{s}`?"),
+                    AppRef::Domain(_) => format!(", did you mean `{{ domain: {s} }}`?"),
+                    AppRef::Uid(_) => format!(", did you mean `{{ uid: {s} }}`?"),
+                });
+                let p = Problem::at(
                     ProblemKind::NotFound,
                     &r.at,
-                    format!("no app {} in the account", r.value),
+                    format!(
+                        "no app {} in the account{}",
+                        r.value,
+                        guess.unwrap_or_default()
+                    ),
                 )
-                .label("no such app");
-                if let Some(s) = suggest(typed, candidates) {
-                    let shown = match &r.value {
-                        AppRef::Name(_) => s.to_owned(),
-                        AppRef::Domain(_) => format!("{{ domain: {s} }}"),
-                        AppRef::Uid(_) => format!("{{ uid: {s} }}"),
-                    };
-                    p.set_help(format!("did you mean `{shown}`?"));
-                } else {
-                    p.set_help(
-                        "check the app's name, domain or uid in Zero Trust > Access > Applications",
-                    );
-                }
+                .label("no such app")
+                .help("check the app's name, domain or uid in Zero Trust > Access > Applications");
                 problems.push(p);
                 None
             }
