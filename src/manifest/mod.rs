@@ -1,70 +1,125 @@
-//! Desired state: manifest types, loading and resolution. (Placeholder types until the
-//! manifest branch lands.)
+//! Desired state: the manifest (which MCP servers may call which self-hosted apps),
+//! loaded from YAML files with `${ENV}` interpolation, validated with every problem
+//! reported at once, then resolved against the account's [`Inventory`] into
+//! [`Desired`].
+//!
+//! The YAML library stays behind this module: nothing else in the crate parses YAML.
+//!
+//! [`Inventory`]: crate::inventory::Inventory
 
-/// How an MCP server forwards the user's identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServerKind {
-    /// A self-hosted Access app.
-    SelfHosted,
-    /// An Access for SaaS OIDC app.
-    OidcSaas,
+mod env;
+mod error;
+mod load;
+mod location;
+mod parse;
+mod resolve;
+mod yaml;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use error::{ManifestError, Problem, ProblemKind};
+pub use load::{load, load_with_env, parse_str};
+pub use location::{Located, Location, SourceFile};
+pub use resolve::{Desired, DesiredApp, DesiredServer, ServerKind, resolve};
+pub use yaml::MAX_FILE_BYTES;
+
+/// The owner id used when neither the manifest nor `--owner` names one.
+pub const DEFAULT_OWNER: &str = "default";
+
+/// A loaded, validated manifest: what the files say, not yet checked against the
+/// account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The ownership id the files agree on, if any names one.
+    pub owner: Option<String>,
+    /// The account id the files agree on, if any names one (after interpolation).
+    pub account_id: Option<String>,
+    /// Every server, in file order.
+    pub servers: Vec<ServerDecl>,
+    /// Hex SHA-256 over the files' names and contents, in load order.
+    pub digest: String,
+    /// The files read, in load order.
+    pub files: Vec<PathBuf>,
 }
 
-impl ServerKind {
-    /// The header the server sends downstream.
-    pub fn forward_header(&self) -> &'static str {
+/// One MCP server and the apps it may call with the user's identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerDecl {
+    /// The MCP server's own Access application.
+    pub app: Located<AppRef>,
+    /// The self-hosted apps it may call.
+    pub downstream: Vec<Located<AppRef>>,
+}
+
+/// How a manifest names an Access application.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AppRef {
+    /// The exact app name; must be unique in the account.
+    Name(String),
+    /// A hostname the app answers on (stored lowercase).
+    Domain(String),
+    /// The app's uid.
+    Uid(String),
+}
+
+impl fmt::Display for AppRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServerKind::SelfHosted => "Cf-Access-Token",
-            ServerKind::OidcSaas => "Authorization: Bearer",
+            AppRef::Name(name) => write!(f, "{name:?}"),
+            AppRef::Domain(domain) => write!(f, "{{ domain: {domain} }}"),
+            AppRef::Uid(uid) => write!(f, "{{ uid: {uid} }}"),
         }
     }
 }
 
-/// The resolved manifest.
-#[derive(Debug, Clone)]
-pub struct Desired {
-    /// Ownership id.
-    pub owner: String,
-    /// Servers sorted by uid.
-    pub servers: Vec<DesiredServer>,
+/// Checks an ownership id: 1 to 32 of `a-z`, `0-9`, `-`. It ends up in policy names,
+/// where it tells our policies from everyone else's.
+pub fn validate_owner(owner: &str) -> Result<(), String> {
+    if owner.is_empty() || owner.len() > 32 {
+        return Err(format!("owner `{owner}` must be 1 to 32 characters long"));
+    }
+    if let Some(bad) = owner
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "owner `{owner}` has `{bad}`; only `a-z`, `0-9` and `-` are allowed"
+        ));
+    }
+    Ok(())
 }
 
-/// One MCP server.
-#[derive(Debug, Clone)]
-pub struct DesiredServer {
-    /// App uid.
-    pub uid: String,
-    /// App name.
-    pub name: String,
-    /// Kind.
-    pub kind: ServerKind,
-    /// Downstream apps sorted by uid.
-    pub downstream: Vec<DesiredApp>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A downstream app.
-#[derive(Debug, Clone)]
-pub struct DesiredApp {
-    /// uid.
-    pub uid: String,
-    /// name.
-    pub name: String,
-    /// domain.
-    pub domain: Option<String>,
-}
+    #[test]
+    fn owners_are_short_lowercase_slugs() {
+        assert!(validate_owner("platform").is_ok());
+        assert!(validate_owner("team-7").is_ok());
+        assert!(validate_owner(&"a".repeat(32)).is_ok());
+        assert!(
+            validate_owner(&"a".repeat(33))
+                .unwrap_err()
+                .contains("1 to 32")
+        );
+        assert!(validate_owner("").is_err());
+        assert!(validate_owner("Platform").unwrap_err().contains("`P`"));
+        assert!(validate_owner("a b").is_err());
+        assert!(validate_owner("a]").is_err());
+    }
 
-/// Placeholder.
-#[derive(Debug, Clone)]
-pub struct Manifest;
-/// Placeholder.
-#[derive(Debug, thiserror::Error)]
-#[error("manifest")]
-pub struct ManifestError;
-/// Placeholder.
-pub fn resolve(
-    _m: &Manifest,
-    _o: &str,
-    _i: &crate::inventory::Inventory,
-) -> Result<Desired, ManifestError> {
-    Err(ManifestError)
+    #[test]
+    fn app_refs_display_the_way_they_are_written() {
+        assert_eq!(
+            AppRef::Name("Internal API".into()).to_string(),
+            "\"Internal API\""
+        );
+        assert_eq!(
+            AppRef::Domain("x.example.com".into()).to_string(),
+            "{ domain: x.example.com }"
+        );
+        assert_eq!(AppRef::Uid("0f3c".into()).to_string(), "{ uid: 0f3c }");
+    }
 }

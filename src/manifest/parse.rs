@@ -1,0 +1,434 @@
+//! One manifest file's YAML tree turned into declarations, collecting every problem.
+
+use super::env::interpolate;
+use super::error::{Problem, ProblemKind};
+use super::location::{Located, Location, SourceFile};
+use super::yaml::{self, Node, Value};
+use super::{AppRef, ServerDecl, validate_owner};
+
+/// The only manifest format version.
+pub const VERSION: i128 = 1;
+
+const TOP_KEYS: &[&str] = &["version", "owner", "account_id", "servers"];
+const SERVER_KEYS: &[&str] = &["app", "downstream"];
+const REF_KEYS: &[&str] = &["name", "domain", "uid"];
+
+/// What one file declares.
+#[derive(Debug, Default)]
+pub struct FileDecl {
+    pub owner: Option<Located<String>>,
+    pub account_id: Option<Located<String>>,
+    pub servers: Vec<ServerDecl>,
+}
+
+/// Parses one file. Returns what could be read and every problem found; with a YAML
+/// syntax error nothing else of the file is checked.
+pub fn parse_file(
+    source: &SourceFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (FileDecl, Vec<Problem>) {
+    let mut cx = Cx {
+        source,
+        env,
+        problems: Vec::new(),
+    };
+    let decl = match yaml::parse(source.inner()) {
+        Ok(root) => cx.file(&root),
+        Err(err) => {
+            let at = match err.offset {
+                Some(offset) => Location::at_offset(source, offset, 1),
+                None if err.line > 0 => {
+                    let mut at = line_col_location(source, err.line, err.column);
+                    at = Location::new(source.clone(), err.line, err.column, at.span().0, 1);
+                    at
+                }
+                None => Location::new(source.clone(), 1, 1, 0, 0),
+            };
+            let problem = if err.over_limit {
+                Problem::at(ProblemKind::Limit, &at, format!("manifest refused: {}", err.message))
+                    .label("limit exceeded here")
+                    .help("manifests are plain YAML under 1 MiB, nested at most 16 levels, with few aliases")
+            } else {
+                Problem::at(
+                    ProblemKind::Syntax,
+                    &at,
+                    format!("invalid YAML: {}", err.message),
+                )
+                .label("here")
+                .help("fix the YAML syntax")
+            };
+            cx.problems.push(problem);
+            FileDecl::default()
+        }
+    };
+    (decl, cx.problems)
+}
+
+fn line_col_location(source: &SourceFile, line: usize, column: usize) -> Location {
+    let text = source.inner();
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let col_off: usize = text[line_start.min(text.len())..]
+        .chars()
+        .take(column.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    Location::at_offset(source, line_start + col_off, 1)
+}
+
+struct Cx<'a> {
+    source: &'a SourceFile,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<Problem>,
+}
+
+impl Cx<'_> {
+    fn loc(&self, node: &Node) -> Location {
+        match node.span {
+            Some((offset, len)) => {
+                Location::new(self.source.clone(), node.line, node.column, offset, len)
+            }
+            None => line_col_location(self.source, node.line.max(1), node.column.max(1)),
+        }
+    }
+
+    fn problem(
+        &mut self,
+        kind: ProblemKind,
+        node: &Node,
+        message: impl Into<String>,
+    ) -> &mut Problem {
+        let at = self.loc(node);
+        self.problems.push(Problem::at(kind, &at, message));
+        self.problems.last_mut().expect("just pushed")
+    }
+
+    fn file(&mut self, root: &Node) -> FileDecl {
+        let mut decl = FileDecl::default();
+        let entries = match &root.value {
+            Value::Null => return decl,
+            Value::Map(entries) => entries,
+            other => {
+                let kind = other.kind();
+                let p = self.problem(
+                    ProblemKind::Invalid,
+                    root,
+                    format!("a manifest must be a map, found {kind}"),
+                );
+                p.set_help("start with `servers:`");
+                return decl;
+            }
+        };
+        for (key, value) in entries {
+            let Some(name) = self.key(key, TOP_KEYS) else {
+                continue;
+            };
+            match name {
+                "version" => self.version(value),
+                "owner" => {
+                    if let Some(owner) = self.string(value, "owner") {
+                        if let Err(why) = validate_owner(&owner.value) {
+                            let at = owner.at.clone();
+                            self.problems.push(Problem::at(ProblemKind::Invalid, &at, why).help(
+                                "an owner is 1 to 32 lowercase letters, digits or `-`, e.g. `platform`",
+                            ));
+                        } else {
+                            decl.owner = Some(owner);
+                        }
+                    }
+                }
+                "account_id" => {
+                    // An empty value (`${CLOUDFLARE_ACCOUNT_ID:-}`) means "not set here".
+                    decl.account_id = self
+                        .string(value, "account_id")
+                        .filter(|a| !a.value.is_empty());
+                }
+                "servers" => decl.servers = self.servers(value),
+                _ => unreachable!("key() only returns known keys"),
+            }
+        }
+        decl
+    }
+
+    /// The key's name when it is one of `known`; otherwise records an unknown-field
+    /// problem with a suggestion.
+    fn key<'k>(&mut self, key: &Node, known: &[&'k str]) -> Option<&'k str> {
+        let name = match &key.value {
+            Value::Str(s) => s.clone(),
+            other => {
+                scalar_text(key, self.source.inner()).unwrap_or_else(|| other.kind().to_owned())
+            }
+        };
+        if let Some(k) = known.iter().find(|k| **k == name) {
+            return Some(k);
+        }
+        let expected = known
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = match suggest(&name, known.iter().copied()) {
+            Some(s) => format!("unknown field `{name}`, did you mean `{s}`?"),
+            None => format!("unknown field `{name}`"),
+        };
+        let p = self.problem(ProblemKind::UnknownField, key, message);
+        p.set_label("unknown field")
+            .set_help(format!("expected one of {expected}"));
+        None
+    }
+
+    fn version(&mut self, value: &Node) {
+        if value.value != Value::Int(VERSION) {
+            let shown = scalar_text(value, self.source.inner())
+                .unwrap_or_else(|| value.value.kind().to_owned());
+            let p = self.problem(
+                ProblemKind::Invalid,
+                value,
+                format!("unsupported manifest version `{shown}`"),
+            );
+            p.set_help(format!("this mcp-access reads `version: {VERSION}`"));
+        }
+    }
+
+    /// A string value, interpolated. Numbers and booleans are taken as written.
+    fn string(&mut self, node: &Node, what: &str) -> Option<Located<String>> {
+        let text = match &node.value {
+            Value::Str(s) => s.clone(),
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                scalar_text(node, self.source.inner())?
+            }
+            other => {
+                let kind = other.kind();
+                self.problem(
+                    ProblemKind::Invalid,
+                    node,
+                    format!("`{what}` must be a string, found {kind}"),
+                );
+                return None;
+            }
+        };
+        let at = self.loc(node);
+        match interpolate(&text, self.env) {
+            Ok(value) => Some(Located::new(value, at)),
+            Err(err) => {
+                let reference = &text[err.start..err.start + err.len];
+                // Point at the reference itself when it appears verbatim in the source.
+                let (offset, len) = at.span();
+                let raw = at
+                    .source_text()
+                    .get(offset..offset + len)
+                    .unwrap_or_default();
+                let here = match raw.find(reference) {
+                    Some(i) => Location::at_offset(self.source, offset + i, reference.len()),
+                    None => at,
+                };
+                let mut p =
+                    Problem::at(ProblemKind::Env, &here, err.message).label("needs a value");
+                if let Some(help) = err.help {
+                    p = p.help(help);
+                }
+                self.problems.push(p);
+                None
+            }
+        }
+    }
+
+    fn servers(&mut self, node: &Node) -> Vec<ServerDecl> {
+        let items = match &node.value {
+            Value::Null => return Vec::new(),
+            Value::Seq(items) => items,
+            other => {
+                let kind = other.kind();
+                let p = self.problem(
+                    ProblemKind::Invalid,
+                    node,
+                    format!("`servers` must be a list, found {kind}"),
+                );
+                p.set_help("write `servers:` followed by `- app: ...` items");
+                return Vec::new();
+            }
+        };
+        items.iter().filter_map(|item| self.server(item)).collect()
+    }
+
+    fn server(&mut self, node: &Node) -> Option<ServerDecl> {
+        let Value::Map(entries) = &node.value else {
+            let kind = node.value.kind();
+            let p = self.problem(
+                ProblemKind::Invalid,
+                node,
+                format!("a server must be a map with `app` and `downstream`, found {kind}"),
+            );
+            p.set_help("write `- app: <MCP server app>` and `downstream: [<app>, ...]`");
+            return None;
+        };
+        let mut app = None;
+        let mut downstream = Vec::new();
+        let mut ok = true;
+        for (key, value) in entries {
+            match self.key(key, SERVER_KEYS) {
+                Some("app") => {
+                    app = self.app_ref(value);
+                    ok &= app.is_some();
+                }
+                Some("downstream") => match &value.value {
+                    Value::Null => {}
+                    Value::Seq(items) => {
+                        for item in items {
+                            match self.app_ref(item) {
+                                Some(r) => downstream.push(r),
+                                None => ok = false,
+                            }
+                        }
+                    }
+                    other => {
+                        let kind = other.kind();
+                        let p = self.problem(
+                            ProblemKind::Invalid,
+                            value,
+                            format!("`downstream` must be a list of apps, found {kind}"),
+                        );
+                        p.set_help(
+                            "write `downstream: [Internal API, { domain: wiki.example.com }]`",
+                        );
+                        ok = false;
+                    }
+                },
+                _ => ok = false,
+            }
+        }
+        if app.is_none() && ok {
+            let p = self.problem(
+                ProblemKind::Invalid,
+                node,
+                "a server needs `app`, the MCP server's Access application",
+            );
+            p.set_label("no `app` in this server")
+                .set_help("add `app: <app name>` (or `{ domain: ... }`, `{ uid: ... }`)");
+        }
+        Some(ServerDecl {
+            app: app?,
+            downstream,
+        })
+        .filter(|_| ok)
+    }
+
+    fn app_ref(&mut self, node: &Node) -> Option<Located<AppRef>> {
+        let at = self.loc(node);
+        let (kind, value) = match &node.value {
+            Value::Map(entries) => {
+                let mut found: Vec<(&str, &Node)> = Vec::new();
+                let mut ok = true;
+                for (key, value) in entries {
+                    match self.key(key, REF_KEYS) {
+                        Some(k) => found.push((k, value)),
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                if let [(k, v)] = found.as_slice() {
+                    (*k, self.string(v, k)?)
+                } else {
+                    let p = self.problem(
+                        ProblemKind::Invalid,
+                        node,
+                        format!("an app reference needs exactly one of `name`, `domain`, `uid`; found {}", found.len()),
+                    );
+                    p.set_help("write `{ uid: <app uid> }`, `{ domain: <hostname> }` or `{ name: <app name> }`");
+                    return None;
+                }
+            }
+            Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                ("name", self.string(node, "app")?)
+            }
+            other => {
+                let kind = other.kind();
+                let p = self.problem(
+                    ProblemKind::Invalid,
+                    node,
+                    format!("expected an app reference, found {kind}"),
+                );
+                p.set_help(
+                    "write an app name, or `{ name: ... }`, `{ domain: ... }`, `{ uid: ... }`",
+                );
+                return None;
+            }
+        };
+        let text = value.value.trim().to_owned();
+        if text.is_empty() {
+            self.problems.push(Problem::at(
+                ProblemKind::Invalid,
+                &value.at,
+                format!("empty app {kind}"),
+            ));
+            return None;
+        }
+        let r = match kind {
+            "name" => AppRef::Name(text),
+            "domain" => AppRef::Domain(text.to_ascii_lowercase()),
+            _ => AppRef::Uid(text),
+        };
+        Some(Located::new(r, at))
+    }
+}
+
+/// A scalar's text as written (for numbers and booleans used as names).
+fn scalar_text(node: &Node, source: &str) -> Option<String> {
+    let from_source = node
+        .span
+        .and_then(|(o, l)| source.get(o..o + l))
+        .map(str::to_owned);
+    match &node.value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Int(i) => Some(from_source.unwrap_or_else(|| i.to_string())),
+        Value::Float(f) => Some(from_source.unwrap_or_else(|| f.to_string())),
+        Value::Bool(b) => Some(from_source.unwrap_or_else(|| b.to_string())),
+        Value::Null | Value::Seq(_) | Value::Map(_) => None,
+    }
+}
+
+/// The candidate closest to `word`, when one is close enough to be a likely typo.
+pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            let cl = c.to_lowercase();
+            (
+                strsim::jaro_winkler(&lower, &cl),
+                strsim::levenshtein(&lower, &cl),
+                c,
+            )
+        })
+        .filter(|(jw, lev, c)| *jw > 0.85 || (*lev <= 2 && *lev < c.chars().count()))
+        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+        .map(|(_, _, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos_and_ignore_unrelated_words() {
+        assert_eq!(
+            suggest("downstrem", SERVER_KEYS.iter().copied()),
+            Some("downstream")
+        );
+        assert_eq!(suggest("ap", SERVER_KEYS.iter().copied()), Some("app"));
+        assert_eq!(
+            suggest("acount_id", TOP_KEYS.iter().copied()),
+            Some("account_id")
+        );
+        assert_eq!(suggest("colour", TOP_KEYS.iter().copied()), None);
+        assert_eq!(
+            suggest("internal api", ["Internal API", "Wiki"]),
+            Some("Internal API")
+        );
+    }
+}
