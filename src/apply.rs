@@ -81,21 +81,33 @@ impl fmt::Display for ApplyReport {
 /// is never left half-made.
 pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> ApplyReport {
     let mut report = ApplyReport::default();
-    let concurrency = client.config().concurrency.max(1);
+    let created = apply_policies(client, plan, cancel, &mut report).await;
+    let still_linked = apply_apps(client, plan, &created, cancel, &mut report).await;
+    apply_deletes(client, plan, &still_linked, cancel, &mut report).await;
+    report
+}
 
-    // 1. Policies: create the missing, put back the edited.
+/// Step 1: create the missing policies and put back the edited ones. Returns the id
+/// of each created policy by server uid.
+async fn apply_policies(
+    client: &Client,
+    plan: &Plan,
+    cancel: &CancellationToken,
+    report: &mut ApplyReport,
+) -> HashMap<String, String> {
+    let concurrency = client.config().concurrency.max(1);
     let mut created: HashMap<String, String> = HashMap::new();
-    let creates = futures::stream::iter(plan.creates.iter())
+    let create_results = futures::stream::iter(plan.creates.iter())
         .map(|c| async move {
             if cancel.is_cancelled() {
-                return (c, Err("cancelled before it started".to_owned()));
+                return (c, Err(CANCELLED.to_owned()));
             }
             (c, create_once(client, c).await.map_err(|e| e.to_string()))
         })
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>()
         .await;
-    for (c, result) in creates {
+    for (c, result) in create_results {
         let what = format!("create policy {:?}", c.body.name);
         match result {
             Ok(id) => {
@@ -109,10 +121,10 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
             Err(why) => report.not_done.push(NotDone { what, why }),
         }
     }
-    let updates = futures::stream::iter(plan.updates.iter())
+    let update_results = futures::stream::iter(plan.updates.iter())
         .map(|u| async move {
             if cancel.is_cancelled() {
-                return (u, Err("cancelled before it started".to_owned()));
+                return (u, Err(CANCELLED.to_owned()));
             }
             let result = async {
                 // PUT replaces: start from the policy as it is now, so settings someone
@@ -128,7 +140,7 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>()
         .await;
-    for (u, result) in updates {
+    for (u, result) in update_results {
         let what = format!("update policy {:?} ({})", u.after.name, u.policy_id);
         match result {
             Ok(_) => {
@@ -141,22 +153,30 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
             Err(why) => report.not_done.push(NotDone { what, why }),
         }
     }
+    created
+}
 
-    // 2. Apps: one fresh read-modify-write per app.
-    let created = &created;
-    let app_results = futures::stream::iter(plan.app_changes.iter())
+/// Step 2: one fresh read-modify-write per app. Returns the policies that an app
+/// still links because its change failed: those must not be deleted.
+async fn apply_apps<'p>(
+    client: &Client,
+    plan: &'p Plan,
+    created: &HashMap<String, String>,
+    cancel: &CancellationToken,
+    report: &mut ApplyReport,
+) -> HashSet<&'p str> {
+    let results = futures::stream::iter(plan.app_changes.iter())
         .map(|change| async move {
             if cancel.is_cancelled() {
-                return (change, Err("cancelled before it started".to_owned()));
+                return (change, Err(CANCELLED.to_owned()));
             }
             (change, change_app(client, change, created).await)
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(client.config().concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
-    // Policies still linked somewhere because an app change failed must not be deleted.
-    let mut still_linked: HashSet<&str> = HashSet::new();
-    for (change, result) in app_results {
+    let mut still_linked = HashSet::new();
+    for (change, result) in results {
         let what = format!(
             "update policies of app {:?} ({})",
             change.app.name, change.app.uid
@@ -180,9 +200,18 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
             }
         }
     }
+    still_linked
+}
 
-    // 3. Delete what nothing links any more.
-    let deletes = futures::stream::iter(plan.deletes.iter())
+/// Step 3: delete the policies nothing links any more.
+async fn apply_deletes(
+    client: &Client,
+    plan: &Plan,
+    still_linked: &HashSet<&str>,
+    cancel: &CancellationToken,
+    report: &mut ApplyReport,
+) {
+    let results = futures::stream::iter(plan.deletes.iter())
         .map(|d| {
             let blocked = still_linked.contains(d.policy_id.as_str());
             async move {
@@ -193,7 +222,7 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
                     );
                 }
                 if cancel.is_cancelled() {
-                    return (d, Err("cancelled before it started".to_owned()));
+                    return (d, Err(CANCELLED.to_owned()));
                 }
                 (
                     d,
@@ -204,10 +233,10 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
                 )
             }
         })
-        .buffer_unordered(concurrency)
+        .buffer_unordered(client.config().concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
-    for (d, result) in deletes {
+    for (d, result) in results {
         let what = format!("delete policy {:?} ({})", d.policy_name, d.policy_id);
         match result {
             Ok(()) => {
@@ -220,8 +249,9 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
             Err(why) => report.not_done.push(NotDone { what, why }),
         }
     }
-    report
 }
+
+const CANCELLED: &str = "cancelled before it started";
 
 /// Creates a policy without ever creating it twice: when the outcome of a POST is
 /// unknown, the policies are listed and an existing match is adopted before any retry.

@@ -26,7 +26,7 @@ struct GlobalArgs {
     /// Cloudflare account id (wins over the manifest's `account_id`).
     #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID", global = true)]
     account_id: Option<String>,
-    /// Read the API token from this file instead of CLOUDFLARE_API_TOKEN.
+    /// Read the API token from this file instead of `CLOUDFLARE_API_TOKEN`.
     #[arg(long, value_name = "PATH", global = true)]
     api_token_file: Option<PathBuf>,
     /// API base URL (point it at `mcp-access sim serve` to test).
@@ -124,7 +124,7 @@ pub enum Command {
 pub struct ApiSettings {
     /// Base URL.
     pub base_url: String,
-    /// `--account-id` / CLOUDFLARE_ACCOUNT_ID, when given.
+    /// `--account-id` / `CLOUDFLARE_ACCOUNT_ID`, when given.
     pub account_id: Option<String>,
     /// The token, when given. Debug prints it redacted.
     pub token: Option<SecretString>,
@@ -156,7 +156,7 @@ pub struct Config {
 }
 
 impl Cli {
-    /// Validates the arguments. `env` gives CLOUDFLARE_API_TOKEN (injected for tests).
+    /// Validates the arguments. `env` gives `CLOUDFLARE_API_TOKEN` (injected for tests).
     pub fn into_config(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
         let g = self.global;
         let token = match &g.api_token_file {
@@ -176,7 +176,9 @@ impl Cli {
         };
         let base_url = g.api_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-            return Err(format!("--api-url {base_url:?} must start with https:// (or http:// for a local simulator)"));
+            return Err(format!(
+                "--api-url {base_url:?} must start with https:// (or http:// for a local simulator)"
+            ));
         }
         if g.concurrency == 0 {
             return Err("--concurrency must be at least 1".into());
@@ -203,6 +205,8 @@ impl Cli {
             CommandArgs::Demo => Command::Demo,
         };
         let log_level = match (g.quiet, g.verbose) {
+            // The demo prints its own story on stdout; logs would only interleave.
+            (true, _) | (false, 0) if matches!(command, Command::Demo) => tracing::Level::WARN,
             (true, _) => tracing::Level::WARN,
             (false, 0) => tracing::Level::INFO,
             (false, 1) => tracing::Level::DEBUG,

@@ -153,7 +153,10 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
     };
     api.concurrency = 4;
     let client = client_for(&api, &manifest)?;
-    let owner = manifest.owner.clone().unwrap_or_else(|| DEFAULT_OWNER.to_owned());
+    let owner = manifest
+        .owner
+        .clone()
+        .unwrap_or_else(|| DEFAULT_OWNER.to_owned());
     let cancel = CancellationToken::new();
     let run = |dry_run: bool| {
         let options = ReconcileOptions {
@@ -179,7 +182,10 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
         sim.policies().len()
     )?;
     writeln!(out, "Manifest examples/demo.yaml:\n")?;
-    for line in manifest_text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+    for line in manifest_text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+    {
         writeln!(out, "    {line}")?;
     }
 
@@ -190,28 +196,51 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
     sim.clear_journal();
     print_outcome(&run(false).await?, false, &mut out)?;
     let writes = sim.writes();
-    writeln!(out, "  ({} API writes, {} requests in all)", writes.len(), sim.journal().len())?;
+    writeln!(
+        out,
+        "  ({} API writes, {} requests in all)",
+        writes.len(),
+        sim.journal().len()
+    )?;
 
     step(&mut out, "3. mcp-access plan again: nothing to do")?;
     print_outcome(&run(true).await?, true, &mut out)?;
 
-    step(&mut out, "4. Someone edits things in the dashboard; reconcile repairs the drift")?;
+    step(
+        &mut out,
+        "4. Someone edits things in the dashboard; reconcile repairs the drift",
+    )?;
     let wiki = sim
         .apps()
         .into_iter()
         .find(|a| a["name"] == "Company wiki")
         .and_then(|a| a["id"].as_str().map(str::to_owned));
+    let managed = managed_ids(sim);
     if let Some(wiki) = &wiki {
         // Detach every managed policy from the wiki, as a click in the dashboard would.
         sim.edit_app(wiki, |app| {
             if let Some(serde_json::Value::Array(links)) = app.get_mut("policies") {
                 links.retain(|l| {
                     let id = l.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-                    !id.is_empty() && !managed_ids(sim).contains(&id.to_owned())
+                    !managed.iter().any(|m| m == id)
                 });
             }
         });
-        writeln!(out, "  (detached the managed policies from \"Company wiki\" in the simulator)")?;
+        writeln!(
+            out,
+            "  (detached the managed policies from \"Company wiki\" in the simulator)"
+        )?;
+    }
+    if let Some(policy) = managed.first() {
+        // Widen a managed policy by hand: the plan shows the diff and puts it back.
+        sim.edit_policy(policy, |p| {
+            p.insert("decision".into(), serde_json::json!("bypass"));
+            p.insert("exclude".into(), serde_json::json!([{"everyone": {}}]));
+        });
+        writeln!(
+            out,
+            "  (changed a managed policy's decision and exclude rules by hand)"
+        )?;
     }
     print_outcome(&run(false).await?, false, &mut out)?;
     Ok(Status::Ok)

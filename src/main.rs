@@ -16,16 +16,23 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let filter = EnvFilter::try_from_env("MCP_ACCESS_LOG").unwrap_or_else(|_| {
-        EnvFilter::new(format!("warn,mcp_access={}", config.log_level))
-    });
+    let filter = EnvFilter::try_from_env("MCP_ACCESS_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,mcp_access={}", config.log_level)));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => logs.json().init(),
-        LogFormat::Text => logs.with_ansi(anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never).init(),
+        LogFormat::Text => logs
+            .with_ansi(
+                anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
+            )
+            .init(),
     }
+    // Long messages stay on one line, so they can be searched in CI logs.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -73,6 +73,7 @@ pub enum ReconcileError {
     Cancelled,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // thiserror passes fields by reference
 fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -> String {
     let s = remaining.summary();
     let mut msg = format!(

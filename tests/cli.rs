@@ -33,7 +33,9 @@ fn cli(sim: &Simulator) -> Command {
 }
 
 async fn sim() -> Simulator {
-    Simulator::start(SimConfig::default(), Seed::demo()).await.unwrap()
+    Simulator::start(SimConfig::default(), Seed::demo())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -42,13 +44,25 @@ async fn plan_with_exit_code_exits_2_and_writes_nothing_then_reconcile_then_0() 
     let file = manifest_file(DEMO);
     let path = file.path().to_str().unwrap().to_owned();
 
-    let plan = cli(&sim).args(["plan", "--exit-code", "-f", &path]).assert().code(2);
+    let plan = cli(&sim)
+        .args(["plan", "--exit-code", "-f", &path])
+        .assert()
+        .code(2);
     let out = String::from_utf8(plan.get_output().stdout.clone()).unwrap();
-    assert!(out.contains("+ create policy \"[mcp-access:platform] MCP server mcp-server-app\""), "{out}");
+    assert!(
+        out.contains("+ create policy \"[mcp-access:platform] MCP server mcp-server-app\""),
+        "{out}"
+    );
     assert!(out.contains("> attach to \"Internal API\""), "{out}");
-    assert!(out.contains("Plan: 1 to create, 0 to update, 2 to attach, 0 to detach, 0 to delete."), "{out}");
+    assert!(
+        out.contains("Plan: 1 to create, 0 to update, 2 to attach, 0 to detach, 0 to delete."),
+        "{out}"
+    );
     assert!(out.contains("Unmanaged linked-token grants"), "{out}");
-    assert!(!out.contains('\u{1b}'), "no colour with NO_COLOR or off a TTY");
+    assert!(
+        !out.contains('\u{1b}'),
+        "no colour with NO_COLOR or off a TTY"
+    );
     assert!(sim.writes().is_empty());
 
     // Without --exit-code a pending plan is still success.
@@ -59,12 +73,18 @@ async fn plan_with_exit_code_exits_2_and_writes_nothing_then_reconcile_then_0() 
         .code(2);
     assert!(sim.writes().is_empty());
 
-    cli(&sim).args(["reconcile", "-f", &path]).assert().code(0).stdout(predicate::str::contains("Applied 3 write(s)"));
+    cli(&sim)
+        .args(["reconcile", "-f", &path])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Applied 3 write(s)"));
     cli(&sim)
         .args(["plan", "--exit-code", "-f", &path])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("No changes. The account matches the manifest."));
+        .stdout(predicate::str::contains(
+            "No changes. The account matches the manifest.",
+        ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -92,7 +112,10 @@ async fn errors_exit_1_and_never_show_the_token() {
         String::from_utf8_lossy(&out.get_output().stderr)
     );
     assert!(all.contains("10000"), "names the Cloudflare code: {all}");
-    assert!(!all.contains("wrong-token-value-123"), "token leaked: {all}");
+    assert!(
+        !all.contains("wrong-token-value-123"),
+        "token leaked: {all}"
+    );
     assert!(sim.writes().is_empty());
 
     cli(&sim)
@@ -113,8 +136,14 @@ fn demo_runs_the_whole_story() {
         .assert()
         .success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    assert!(text.contains("Plan: 2 to create, 0 to update, 4 to attach, 0 to detach, 0 to delete."), "{text}");
-    assert!(text.contains("No changes. The account matches the manifest."), "{text}");
+    assert!(
+        text.contains("Plan: 2 to create, 0 to update, 4 to attach, 0 to detach, 0 to delete."),
+        "{text}"
+    );
+    assert!(
+        text.contains("No changes. The account matches the manifest."),
+        "{text}"
+    );
     assert!(text.contains("Legacy CI token grant"), "{text}");
     assert!(text.contains("Applied"), "{text}");
 }

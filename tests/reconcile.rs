@@ -37,7 +37,9 @@ impl Account {
     }
 
     async fn start(config: SimConfig, seed: Seed) -> Self {
-        let sim = Simulator::start(config, seed).await.expect("simulator starts");
+        let sim = Simulator::start(config, seed)
+            .await
+            .expect("simulator starts");
         let mut cc = ClientConfig::new(
             sim.base_url(),
             sim.account_id(),
@@ -49,7 +51,11 @@ impl Account {
         Self { sim, client }
     }
 
-    async fn reconcile(&self, manifest: &Manifest, dry_run: bool) -> Result<Outcome, ReconcileError> {
+    async fn reconcile(
+        &self,
+        manifest: &Manifest,
+        dry_run: bool,
+    ) -> Result<Outcome, ReconcileError> {
         let options = ReconcileOptions {
             owner: manifest.owner.clone().unwrap_or_else(|| "default".into()),
             dry_run,
@@ -85,7 +91,12 @@ impl Account {
         self.sim
             .policies()
             .into_iter()
-            .filter(|p| p["name"].as_str().unwrap().starts_with("[mcp-access:platform]"))
+            .filter(|p| {
+                p["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("[mcp-access:platform]")
+            })
             .collect()
     }
 
@@ -108,7 +119,9 @@ fn parse(yaml: &str) -> Manifest {
 }
 
 async fn timed<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(TIMEOUT, f).await.expect("test timed out")
+    tokio::time::timeout(TIMEOUT, f)
+        .await
+        .expect("test timed out")
 }
 
 /// Apps with the fields reconcile may change (`policies`, `updated_at`) removed.
@@ -132,7 +145,10 @@ async fn first_reconcile_creates_and_attaches_with_minimal_writes_then_converges
         assert!(outcome.converged());
         assert_eq!(outcome.rounds.len(), 1, "one apply suffices");
         let s = outcome.first_plan.summary();
-        assert_eq!((s.create, s.update, s.attach, s.detach, s.delete), (2, 0, 4, 0, 0));
+        assert_eq!(
+            (s.create, s.update, s.attach, s.detach, s.delete),
+            (2, 0, 4, 0, 0)
+        );
 
         // 2 POSTs + one PUT per changed app (wiki gets both servers in one PUT).
         let writes = account.sim.writes();
@@ -165,7 +181,10 @@ async fn first_reconcile_creates_and_attaches_with_minimal_writes_then_converges
             ]
         );
         let status = account.linked_names("Status page");
-        assert_eq!(status.last().unwrap(), "[mcp-access:platform] MCP server support-mcp");
+        assert_eq!(
+            status.last().unwrap(),
+            "[mcp-access:platform] MCP server support-mcp"
+        );
     })
     .await;
 }
@@ -210,13 +229,25 @@ async fn unmanaged_and_other_owner_policies_and_every_app_field_are_untouched() 
         }));
         let wiki = account.app_id("Company wiki");
         account.sim.edit_app(&wiki, |app| {
-            app["policies"].as_array_mut().unwrap().push(json!({"id": other, "precedence": 9}));
+            app["policies"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"id": other, "precedence": 9}));
+        });
+        // A field Cloudflare might add one day, on an app the reconcile PUTs.
+        account.sim.edit_app(&account.app_id("Internal API"), |app| {
+            app.insert("future_setting".into(), json!({"enabled": true, "level": 3}));
         });
         let policies_before: Vec<Value> = account
             .sim
             .policies()
             .into_iter()
-            .filter(|p| !p["name"].as_str().unwrap().starts_with("[mcp-access:platform]"))
+            .filter(|p| {
+                !p["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("[mcp-access:platform]")
+            })
             .collect();
         let apps_before = apps_without_policies(&account.sim);
 
@@ -224,23 +255,33 @@ async fn unmanaged_and_other_owner_policies_and_every_app_field_are_untouched() 
 
         for before in &policies_before {
             let after = account.sim.policy(before["id"].as_str().unwrap()).unwrap();
-            // app_count may rise only for policies we never touch? No: it counts links,
-            // and we never add or remove links to foreign policies.
+            // Byte for byte, app_count included: we never add or remove their links.
             assert_eq!(&after, before, "foreign policy changed");
         }
-        assert_eq!(apps_without_policies(&account.sim), apps_before, "an app field changed");
+        assert_eq!(
+            apps_without_policies(&account.sim),
+            apps_before,
+            "an app field changed"
+        );
         // The unknown future field is still there.
-        assert_eq!(account.app("Internal API")["future_setting"], json!({"enabled": true}));
+        assert_eq!(
+            account.app("Internal API")["future_setting"],
+            json!({"enabled": true, "level": 3})
+        );
         // The other owner's link keeps its place on the wiki.
-        assert!(account
-            .linked_names("Company wiki")
-            .contains(&"[mcp-access:security] MCP server mcp-server-app".to_owned()));
+        assert!(
+            account
+                .linked_names("Company wiki")
+                .contains(&"[mcp-access:security] MCP server mcp-server-app".to_owned())
+        );
         let outcome = account.reconcile(&parse(DEMO), true).await.unwrap();
-        assert!(outcome
-            .first_plan
-            .unmanaged
-            .iter()
-            .any(|g| g.other_owner.as_deref() == Some("security")));
+        assert!(
+            outcome
+                .first_plan
+                .unmanaged
+                .iter()
+                .any(|g| g.other_owner.as_deref() == Some("security"))
+        );
     })
     .await;
 }
@@ -253,25 +294,40 @@ async fn hand_edited_managed_policy_is_put_back_keeping_added_settings() {
         account.reconcile(&manifest, false).await.unwrap();
         let id = account.managed_id("support-mcp");
         account.sim.edit_policy(&id, |p| {
-            p.insert("name".into(), json!("[mcp-access:platform] renamed by hand"));
+            p.insert(
+                "name".into(),
+                json!("[mcp-access:platform] renamed by hand"),
+            );
             p.insert("decision".into(), json!("bypass"));
-            p.insert("require".into(), json!([{"email_domain": {"domain": "example.com"}}]));
+            p.insert(
+                "require".into(),
+                json!([{"email_domain": {"domain": "example.com"}}]),
+            );
             p.insert("exclude".into(), json!([{"everyone": {}}]));
             p.insert("session_duration".into(), json!("8h"));
         });
         account.sim.clear_journal();
         let outcome = account.reconcile(&manifest, false).await.unwrap();
         let s = outcome.first_plan.summary();
-        assert_eq!((s.create, s.update, s.attach, s.detach, s.delete), (0, 1, 0, 0, 0));
+        assert_eq!(
+            (s.create, s.update, s.attach, s.detach, s.delete),
+            (0, 1, 0, 0, 0)
+        );
         let writes = account.sim.writes();
         assert_eq!(writes.len(), 1, "{writes:#?}");
         assert_eq!(writes[0].method, "PUT");
         let policy = account.sim.policy(&id).unwrap();
-        assert_eq!(policy["name"], "[mcp-access:platform] MCP server support-mcp");
+        assert_eq!(
+            policy["name"],
+            "[mcp-access:platform] MCP server support-mcp"
+        );
         assert_eq!(policy["decision"], "non_identity");
         assert_eq!(policy["require"], json!([]));
         assert_eq!(policy["exclude"], json!([]));
-        assert_eq!(policy["session_duration"], "8h", "a setting we do not decide is kept");
+        assert_eq!(
+            policy["session_duration"], "8h",
+            "a setting we do not decide is kept"
+        );
     })
     .await;
 }
@@ -284,21 +340,33 @@ async fn detached_policy_is_reattached_and_stray_link_is_detached() {
         account.reconcile(&manifest, false).await.unwrap();
         let server = account.managed_id("mcp-server-app");
         // Detached from Internal API by hand, and attached to Billing dashboard.
-        account.sim.edit_app(&account.app_id("Internal API"), |app| {
-            app["policies"].as_array_mut().unwrap().retain(|l| l["id"] != server.as_str());
-        });
-        account.sim.edit_app(&account.app_id("Billing dashboard"), |app| {
-            app["policies"].as_array_mut().unwrap().push(json!({"id": server, "precedence": 50}));
-        });
+        account
+            .sim
+            .edit_app(&account.app_id("Internal API"), |app| {
+                app["policies"]
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|l| l["id"] != server.as_str());
+            });
+        account
+            .sim
+            .edit_app(&account.app_id("Billing dashboard"), |app| {
+                app["policies"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"id": server, "precedence": 50}));
+            });
         let billing_before = account.linked_names("Billing dashboard");
         account.sim.clear_journal();
         let outcome = account.reconcile(&manifest, false).await.unwrap();
         let s = outcome.first_plan.summary();
         assert_eq!((s.attach, s.detach, s.delete), (1, 1, 0));
         assert_eq!(account.write_count(), 2);
-        assert!(account
-            .linked_names("Internal API")
-            .contains(&"[mcp-access:platform] MCP server mcp-server-app".to_owned()));
+        assert!(
+            account
+                .linked_names("Internal API")
+                .contains(&"[mcp-access:platform] MCP server mcp-server-app".to_owned())
+        );
         let billing = account.linked_names("Billing dashboard");
         assert_eq!(billing, billing_before[..billing_before.len() - 1]);
     })
@@ -327,7 +395,11 @@ servers:
         assert_eq!(writes.len(), 3);
         assert_eq!(writes.last().unwrap().method, "DELETE");
         for app in account.sim.apps() {
-            assert!(!app.to_string().contains(&gone), "{} still links it", app["name"]);
+            assert!(
+                !app.to_string().contains(&gone),
+                "{} still links it",
+                app["name"]
+            );
         }
     })
     .await;
@@ -347,9 +419,14 @@ async fn duplicate_managed_policies_are_merged_onto_the_oldest() {
             "include": [{"linked_app_token": {"app_uid": account.app_id("mcp-server-app")}}],
             "created_at": "2099-01-01T00:00:00Z"
         }));
-        account.sim.edit_app(&account.app_id("Internal API"), |app| {
-            app["policies"].as_array_mut().unwrap().push(json!({"id": copy, "precedence": 77}));
-        });
+        account
+            .sim
+            .edit_app(&account.app_id("Internal API"), |app| {
+                app["policies"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(json!({"id": copy, "precedence": 77}));
+            });
         let outcome = account.reconcile(&manifest, false).await.unwrap();
         let s = outcome.first_plan.summary();
         assert_eq!((s.detach, s.delete), (1, 1));
@@ -384,8 +461,14 @@ servers:
         assert!(manifest_err.problems().len() >= 4, "{text}");
         let all = format!("{manifest_err}");
         assert!(all.contains("SAML"), "{all}");
-        assert!(all.contains("Internal API"), "suggests the close name: {all}");
-        assert!(all.contains("self_hosted") || all.contains("self-hosted"), "{all}");
+        assert!(
+            all.contains("Internal API"),
+            "suggests the close name: {all}"
+        );
+        assert!(
+            all.contains("self_hosted") || all.contains("self-hosted"),
+            "{all}"
+        );
         assert_eq!(account.write_count(), 0);
     })
     .await;
@@ -431,9 +514,11 @@ servers:
             .collect();
         // 32 apps at 4 per page: 8 pages per read, two reads (plan, then verify).
         assert_eq!(gets.len(), 16, "{gets:#?}");
-        assert!(account
-            .linked_names("extra-22")
-            .contains(&"[mcp-access:platform] MCP server mcp-server-app".to_owned()));
+        assert!(
+            account
+                .linked_names("extra-22")
+                .contains(&"[mcp-access:platform] MCP server mcp-server-app".to_owned())
+        );
     })
     .await;
 }

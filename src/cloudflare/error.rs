@@ -100,8 +100,9 @@ impl Error {
 }
 
 fn describe(errors: &[ApiMessage]) -> String {
-    errors
-        .iter()
-        .map(|e| format!(", Cloudflare error {}: {}", e.code, e.message))
-        .collect()
+    use std::fmt::Write;
+    errors.iter().fold(String::new(), |mut out, e| {
+        let _ = write!(out, ", Cloudflare error {}: {}", e.code, e.message);
+        out
+    })
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::cloudflare::types::{Policy, linked_app_uids};
+use crate::cloudflare::types::{App, Policy, linked_app_uids};
 use crate::inventory::Inventory;
 use crate::manifest::{Desired, DesiredServer, ServerKind};
 
@@ -26,7 +26,7 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
         .map(|s| (s.uid.as_str(), s))
         .collect();
 
-    // Our policies, each with the server uid it serves (None: it names no app).
+    // Our policies, oldest first, each with the server uid it serves (None: none).
     let mut managed: Vec<(&Policy, Option<&str>)> = inventory
         .policies()
         .iter()
@@ -34,148 +34,19 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
         .map(|p| (p, serves(p, &servers)))
         .collect();
     managed.sort_by(|(a, _), (b, _)| created_at(a).cmp(created_at(b)).then(a.id().cmp(b.id())));
-    let managed_ids: HashSet<&str> = managed.iter().map(|(p, _)| p.id()).collect();
 
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    // The policy each desired server ends up with.
-    let mut keeper: HashMap<&str, PolicyRef> = HashMap::new();
-    let mut keeper_ids: HashMap<&str, &str> = HashMap::new();
-    for server in &desired.servers {
-        let view = server_app_view(server);
-        let want = PolicyBody::for_server(owner, &server.name, &server.uid);
-        match managed
-            .iter()
-            .find(|(_, s)| *s == Some(server.uid.as_str()))
-        {
-            None => {
-                creates.push(CreatePolicy {
-                    server: view,
-                    body: want,
-                });
-                keeper.insert(
-                    &server.uid,
-                    PolicyRef::New {
-                        server_uid: server.uid.clone(),
-                    },
-                );
-            }
-            Some((policy, _)) => {
-                let have = PolicyBody::of(policy);
-                if have != want {
-                    updates.push(UpdatePolicy {
-                        policy_id: policy.id().to_owned(),
-                        server: view,
-                        before: have,
-                        after: want,
-                    });
-                }
-                keeper.insert(
-                    &server.uid,
-                    PolicyRef::Existing {
-                        id: policy.id().to_owned(),
-                    },
-                );
-                keeper_ids.insert(policy.id(), &server.uid);
-            }
-        }
-    }
-
-    // Why each managed policy that is not a keeper has to go.
-    let mut doomed: BTreeMap<&str, (&Policy, Option<AppView>, String)> = BTreeMap::new();
-    for (policy, serves) in &managed {
-        if keeper_ids.contains_key(policy.id()) {
-            continue;
-        }
-        let server = serves.map(|uid| app_view(inventory, uid));
-        let reason = match serves {
-            Some(uid) if servers.contains_key(uid) => {
-                let kept = keeper.get(uid).map_or("", |k| match k {
-                    PolicyRef::Existing { id } => id.as_str(),
-                    PolicyRef::New { .. } => "",
-                });
-                format!("duplicate of managed policy {kept}")
-            }
-            Some(_) => "server no longer in the manifest".to_owned(),
-            None => "names no MCP server (no linked_app_token rule)".to_owned(),
-        };
-        doomed.insert(policy.id(), (policy, server, reason));
-    }
-
-    // Which servers each downstream app should accept.
-    let mut wanted: HashMap<&str, Vec<&DesiredServer>> = HashMap::new();
-    for server in &desired.servers {
-        for app in &server.downstream {
-            wanted.entry(app.uid.as_str()).or_default().push(server);
-        }
-    }
-
-    let mut app_changes = Vec::new();
-    let mut managed_links = 0;
-    for app in inventory.apps() {
-        let links = app.policy_links();
-        let linked: HashSet<&str> = links.iter().map(|l| l.id.as_str()).collect();
-        let wants = wanted.get(app.uid()).map_or(&[][..], Vec::as_slice);
-        let mut attach = Vec::new();
-        let mut keep: HashSet<&str> = HashSet::new();
-        for server in wants {
-            let policy = &keeper[server.uid.as_str()];
-            match policy {
-                PolicyRef::Existing { id } if linked.contains(id.as_str()) => {
-                    keep.insert(id.as_str());
-                    managed_links += 1;
-                }
-                _ => attach.push(Attach {
-                    server: server_app_view(server),
-                    policy: policy.clone(),
-                }),
-            }
-        }
-        let mut detach = Vec::new();
-        for link in &links {
-            let id = link.id.as_str();
-            if !managed_ids.contains(id) || keep.contains(id) {
-                continue;
-            }
-            let (name, server, reason) = match (doomed.get(id), keeper_ids.get(id)) {
-                (Some((policy, server, reason)), _) => {
-                    (policy.name().to_owned(), server.clone(), reason.clone())
-                }
-                (None, Some(uid)) => {
-                    let server = servers[uid];
-                    (
-                        inventory
-                            .policy(id)
-                            .map(Policy::name)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        Some(server_app_view(server)),
-                        format!("not a downstream of {} in the manifest", server.name),
-                    )
-                }
-                (None, None) => continue,
-            };
-            if keep.insert(id) {
-                detach.push(Detach {
-                    policy_id: id.to_owned(),
-                    policy_name: name,
-                    server,
-                    reason,
-                });
-            }
-        }
-        if !attach.is_empty() || !detach.is_empty() {
-            app_changes.push(AppChange {
-                app: AppView {
-                    uid: app.uid().to_owned(),
-                    name: app.name().to_owned(),
-                },
-                attach,
-                detach,
-            });
-        }
-    }
-    app_changes.sort_by(|a, b| a.app.name.cmp(&b.app.name).then(a.app.uid.cmp(&b.app.uid)));
+    let keepers = Keepers::choose(owner, desired, &managed);
+    let doomed = doomed(&managed, &keepers, &servers, inventory);
+    let mut changes = AppChanges {
+        managed_ids: managed.iter().map(|(p, _)| p.id()).collect(),
+        keepers: &keepers,
+        doomed: &doomed,
+        servers: &servers,
+        inventory,
+        managed_links: 0,
+    };
+    let app_changes = changes.compute(desired);
+    let managed_links = changes.managed_links;
 
     let mut deletes: Vec<DeletePolicy> = doomed
         .into_values()
@@ -195,12 +66,197 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
     Plan {
         owner: owner.to_owned(),
         servers: desired.servers.iter().map(server_view).collect(),
-        creates,
-        updates,
+        creates: keepers.creates,
+        updates: keepers.updates,
         app_changes,
         deletes,
         unmanaged: unmanaged_grants(owner, inventory),
         managed_links,
+    }
+}
+
+/// The one managed policy each desired server keeps, and the policy writes that takes.
+struct Keepers<'a> {
+    creates: Vec<CreatePolicy>,
+    updates: Vec<UpdatePolicy>,
+    /// Server uid -> the policy it keeps.
+    by_server: HashMap<&'a str, PolicyRef>,
+    /// Kept policy id -> the server uid it serves.
+    server_of: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Keepers<'a> {
+    fn choose(
+        owner: &str,
+        desired: &'a Desired,
+        managed: &[(&'a Policy, Option<&'a str>)],
+    ) -> Self {
+        let mut keepers = Keepers {
+            creates: Vec::new(),
+            updates: Vec::new(),
+            by_server: HashMap::new(),
+            server_of: HashMap::new(),
+        };
+        for server in &desired.servers {
+            let view = server_app_view(server);
+            let want = PolicyBody::for_server(owner, &server.name, &server.uid);
+            // `managed` is oldest first, so this finds the one every run agrees on.
+            let Some((policy, _)) = managed
+                .iter()
+                .find(|(_, s)| *s == Some(server.uid.as_str()))
+            else {
+                keepers.creates.push(CreatePolicy {
+                    server: view,
+                    body: want,
+                });
+                keepers.by_server.insert(
+                    &server.uid,
+                    PolicyRef::New {
+                        server_uid: server.uid.clone(),
+                    },
+                );
+                continue;
+            };
+            let have = PolicyBody::of(policy);
+            if have != want {
+                keepers.updates.push(UpdatePolicy {
+                    policy_id: policy.id().to_owned(),
+                    server: view,
+                    before: have,
+                    after: want,
+                });
+            }
+            keepers.by_server.insert(
+                &server.uid,
+                PolicyRef::Existing {
+                    id: policy.id().to_owned(),
+                },
+            );
+            keepers.server_of.insert(policy.id(), &server.uid);
+        }
+        keepers
+    }
+}
+
+/// A managed policy to remove: the policy, the server it names, and why.
+type Doomed<'a> = BTreeMap<&'a str, (&'a Policy, Option<AppView>, String)>;
+
+/// Every managed policy that is not a keeper, with the reason it has to go.
+fn doomed<'a>(
+    managed: &[(&'a Policy, Option<&'a str>)],
+    keepers: &Keepers<'_>,
+    servers: &HashMap<&str, &DesiredServer>,
+    inventory: &Inventory,
+) -> Doomed<'a> {
+    let mut doomed = BTreeMap::new();
+    for (policy, serves) in managed {
+        if keepers.server_of.contains_key(policy.id()) {
+            continue;
+        }
+        let server = serves.map(|uid| app_view(inventory, uid));
+        let reason = match serves {
+            Some(uid) if servers.contains_key(uid) => match keepers.by_server.get(uid) {
+                Some(PolicyRef::Existing { id }) => format!("duplicate of managed policy {id}"),
+                _ => "duplicate managed policy".to_owned(),
+            },
+            Some(_) => "server no longer in the manifest".to_owned(),
+            None => "names no MCP server (no linked_app_token rule)".to_owned(),
+        };
+        doomed.insert(policy.id(), (*policy, server, reason));
+    }
+    doomed
+}
+
+/// Works out the one policy-list change per app.
+struct AppChanges<'a, 'b> {
+    managed_ids: HashSet<&'a str>,
+    keepers: &'b Keepers<'a>,
+    doomed: &'b Doomed<'a>,
+    servers: &'b HashMap<&'a str, &'a DesiredServer>,
+    inventory: &'a Inventory,
+    /// Managed links that exist and stay.
+    managed_links: usize,
+}
+
+impl<'a> AppChanges<'a, '_> {
+    fn compute(&mut self, desired: &'a Desired) -> Vec<AppChange> {
+        // Which servers each downstream app should accept.
+        let mut wanted: HashMap<&str, Vec<&DesiredServer>> = HashMap::new();
+        for server in &desired.servers {
+            for app in &server.downstream {
+                wanted.entry(app.uid.as_str()).or_default().push(server);
+            }
+        }
+        let mut changes = Vec::new();
+        for app in self.inventory.apps() {
+            let wants = wanted.get(app.uid()).map_or(&[][..], Vec::as_slice);
+            if let Some(change) = self.for_app(app, wants) {
+                changes.push(change);
+            }
+        }
+        changes.sort_by(|a, b| a.app.name.cmp(&b.app.name).then(a.app.uid.cmp(&b.app.uid)));
+        changes
+    }
+
+    fn for_app(&mut self, app: &App, wants: &[&DesiredServer]) -> Option<AppChange> {
+        let links = app.policy_links();
+        let linked: HashSet<&str> = links.iter().map(|l| l.id.as_str()).collect();
+        let mut attach = Vec::new();
+        // Managed policy ids this app keeps, or already detaches.
+        let mut settled: HashSet<&str> = HashSet::new();
+        for server in wants {
+            let policy = &self.keepers.by_server[server.uid.as_str()];
+            match policy {
+                PolicyRef::Existing { id } if linked.contains(id.as_str()) => {
+                    settled.insert(id.as_str());
+                    self.managed_links += 1;
+                }
+                _ => attach.push(Attach {
+                    server: server_app_view(server),
+                    policy: policy.clone(),
+                }),
+            }
+        }
+        let mut detach = Vec::new();
+        for link in &links {
+            let id = link.id.as_str();
+            if !self.managed_ids.contains(id) || !settled.insert(id) {
+                continue;
+            }
+            let (name, server, reason) = match (self.doomed.get(id), self.keepers.server_of.get(id))
+            {
+                (Some((policy, server, reason)), _) => {
+                    (policy.name().to_owned(), server.clone(), reason.clone())
+                }
+                (None, Some(uid)) => {
+                    let server = self.servers[uid];
+                    (
+                        self.inventory
+                            .policy(id)
+                            .map(Policy::name)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        Some(server_app_view(server)),
+                        format!("not a downstream of {} in the manifest", server.name),
+                    )
+                }
+                (None, None) => continue,
+            };
+            detach.push(Detach {
+                policy_id: id.to_owned(),
+                policy_name: name,
+                server,
+                reason,
+            });
+        }
+        (!attach.is_empty() || !detach.is_empty()).then(|| AppChange {
+            app: AppView {
+                uid: app.uid().to_owned(),
+                name: app.name().to_owned(),
+            },
+            attach,
+            detach,
+        })
     }
 }
 

@@ -2,11 +2,12 @@
 //! `-` delete, `>` attach, `<` detach), grouped by server, a diff for a changed policy,
 //! unmanaged grants in a section of their own, and a summary line.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{AppView, Plan};
+use super::{AppView, Plan, UpdatePolicy};
 
 /// Styles used by the text renderer; [`Palette::plain`] writes no escape codes.
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +31,7 @@ impl Palette {
         }
     }
 
-    /// No colour at all (pipes, files, NO_COLOR, tests).
+    /// No colour at all (pipes, files, `NO_COLOR`, tests).
     pub fn plain() -> Self {
         Self {
             create: Style::new(),
@@ -45,6 +46,26 @@ impl Palette {
 /// Writes the text plan.
 pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     let p = palette;
+    let (groups, lines) = action_lines(plan, p);
+    write_groups(plan, p, &groups, &lines, out)?;
+    write_unmanaged(plan, p, out)?;
+    if plan.is_empty() {
+        writeln!(out, "No changes. The account matches the manifest.")
+    } else {
+        let s = plan.summary();
+        writeln!(
+            out,
+            "Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.",
+            s.create, s.update, s.attach, s.detach, s.delete
+        )
+    }
+}
+
+/// The server (if any) each group of lines is about.
+type Groups = Vec<(Option<AppView>, Vec<String>)>;
+
+/// One line per action, tagged with the index of its group.
+fn action_lines(plan: &Plan, p: Palette) -> (Groups, Vec<(usize, String)>) {
     // Group actions by the server they concern: manifest servers first, in manifest
     // order, then servers that left the manifest, then policies naming no server.
     let mut groups: Vec<(Option<AppView>, Vec<String>)> = plan
@@ -87,28 +108,7 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
     }
     for u in &plan.updates {
         let g = group_of(Some(&u.server));
-        let mut line = format!(
-            "  {}~ update policy {:?}{} {}({}){}",
-            p.update.render(),
-            u.after.name,
-            p.update.render_reset(),
-            p.dim.render(),
-            u.policy_id,
-            p.dim.render_reset()
-        );
-        for diff_line in body_diff(&u.before.to_json(), &u.after.to_json()) {
-            let style = match diff_line.chars().next() {
-                Some('+') => p.create,
-                Some('-') => p.delete,
-                _ => p.dim,
-            };
-            line.push_str(&format!(
-                "\n      {}{diff_line}{}",
-                style.render(),
-                style.render_reset()
-            ));
-        }
-        lines.push((g, line));
+        lines.push((g, update_line(u, p)));
     }
     for change in &plan.app_changes {
         for a in &change.attach {
@@ -157,6 +157,16 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
         ));
     }
 
+    (groups, lines)
+}
+
+fn write_groups(
+    plan: &Plan,
+    p: Palette,
+    groups: &Groups,
+    lines: &[(usize, String)],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let in_manifest = plan.servers.len();
     for (i, (server, _)) in groups.iter().enumerate() {
         let mine: Vec<&String> = lines
@@ -195,7 +205,10 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
         }
         writeln!(out)?;
     }
+    Ok(())
+}
 
+fn write_unmanaged(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
     if !plan.unmanaged.is_empty() {
         writeln!(
             out,
@@ -220,17 +233,34 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
         }
         writeln!(out)?;
     }
+    Ok(())
+}
 
-    if plan.is_empty() {
-        writeln!(out, "No changes. The account matches the manifest.")
-    } else {
-        let s = plan.summary();
-        writeln!(
-            out,
-            "Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.",
-            s.create, s.update, s.attach, s.detach, s.delete
-        )
+/// `~ update policy ...` with the diff of its body.
+fn update_line(u: &UpdatePolicy, p: Palette) -> String {
+    let mut line = format!(
+        "  {}~ update policy {:?}{} {}({}){}",
+        p.update.render(),
+        u.after.name,
+        p.update.render_reset(),
+        p.dim.render(),
+        u.policy_id,
+        p.dim.render_reset()
+    );
+    for diff_line in body_diff(&u.before.to_json(), &u.after.to_json()) {
+        let style = match diff_line.chars().next() {
+            Some('+') => p.create,
+            Some('-') => p.delete,
+            _ => p.dim,
+        };
+        let _ = write!(
+            line,
+            "\n      {}{diff_line}{}",
+            style.render(),
+            style.render_reset()
+        );
     }
+    line
 }
 
 /// A unified diff of two JSON bodies, pretty-printed, without headers.
