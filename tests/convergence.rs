@@ -4,6 +4,7 @@
 //! not ours changes.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use mcp_access::cloudflare::{Client, ClientConfig};
@@ -179,15 +180,14 @@ fn manifest_yaml(servers: &[(usize, Vec<usize>)]) -> String {
         out = format!("owner: {OWNER}\nservers: []\n");
     }
     for (s, down) in servers {
-        out.push_str(&format!(
-            "  - app: {{ uid: {} }}\n    downstream:\n",
-            app_id(*s)
-        ));
+        let _ = write!(out, "  - app: {{ uid: {} }}
+    downstream:
+", app_id(*s));
         if down.is_empty() {
             out.push_str("      []\n");
         }
         for d in down {
-            out.push_str(&format!("      - {{ uid: {} }}\n", app_id(*d)));
+            let _ = writeln!(out, "      - {{ uid: {} }}", app_id(*d));
         }
     }
     out
