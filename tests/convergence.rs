@@ -180,9 +180,7 @@ fn manifest_yaml(servers: &[(usize, Vec<usize>)]) -> String {
         out = format!("owner: {OWNER}\nservers: []\n");
     }
     for (s, down) in servers {
-        let _ = write!(out, "  - app: {{ uid: {} }}
-    downstream:
-", app_id(*s));
+        let _ = write!(out, "  - app: {{ uid: {} }}\n    downstream:\n", app_id(*s));
         if down.is_empty() {
             out.push_str("      []\n");
         }
