@@ -527,3 +527,29 @@ servers:
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_example_manifest_resolves_against_the_demo_account_and_converges() {
+    timed(async {
+        for path in [
+            "examples/demo.yaml",
+            "examples/self-hosted-server.yaml",
+            "examples/oidc-saas-server.yaml",
+            "examples/shared-downstreams",
+        ] {
+            let account = Account::demo().await;
+            let env = |name: &str| {
+                (name == "CLOUDFLARE_ACCOUNT_ID").then(|| account.sim.account_id().to_owned())
+            };
+            let manifest = manifest::load_with_env(&[path.into()], &env)
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            let outcome = account
+                .reconcile(&manifest, false)
+                .await
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert!(outcome.converged(), "{path}");
+            assert!(!outcome.first_plan.is_empty(), "{path} changes something");
+        }
+    })
+    .await;
+}
