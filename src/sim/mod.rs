@@ -12,6 +12,7 @@ mod config;
 mod seed;
 mod server;
 mod store;
+pub mod synthetic;
 
 use std::future::Future;
 use std::net::SocketAddr;
