@@ -401,25 +401,31 @@ async fn from_and_to_filter_by_name_uid_or_domain_and_bad_names_are_errors() {
     .await;
 }
 
-#[tokio::test]
-async fn reports_render_as_text_json_and_markdown() {
-    timed(async {
-        let account = Account::demo().await;
-        account.reconcile(DEMO).await;
-        account.attach_new_policy(
-            WIKI,
-            &json!({"name": "Employees via CI", "decision": "non_identity",
-                    "include": [token_of(CI_BOT)],
-                    "require": [{"email_domain": {"domain": "example.com"}}]}),
-        );
-        let report = account.check(DEMO, everything()).await;
-        let render = |format| {
-            let mut out = Vec::new();
-            write_report(&report, format, false, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
-        };
+/// The demo account after reconcile, plus a hand-made wiki policy that lets `ci-bot`
+/// in for `@example.com` users only: every kind of edge in one report.
+async fn reconciled_with_conditional_ci_grant() -> Report {
+    let account = Account::demo().await;
+    account.reconcile(DEMO).await;
+    account.attach_new_policy(
+        WIKI,
+        &json!({"name": "Employees via CI", "decision": "non_identity",
+                "include": [token_of(CI_BOT)],
+                "require": [{"email_domain": {"domain": "example.com"}}]}),
+    );
+    account.check(DEMO, everything()).await
+}
 
-        let text = render(Format::Text);
+fn render(report: &Report, format: Format) -> String {
+    let mut out = Vec::new();
+    write_report(report, format, false, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn the_text_report_groups_by_server_and_names_policies_and_conditions() {
+    timed(async {
+        let report = reconciled_with_conditional_ci_grant().await;
+        let text = render(&report, Format::Text);
         assert!(text.contains("MCP server \"ci-bot\""), "{text}");
         assert!(
             text.contains("-> \"Billing dashboard\""),
@@ -438,7 +444,28 @@ async fn reports_render_as_text_json_and_markdown() {
             "6 pair(s): 5 granted, 1 depending on the request, 0 blocked; 0 declared but missing, 2 granted but not declared."
         ), "{text}");
 
-        let json: Value = serde_json::from_str(&render(Format::Json)).unwrap();
+        // The examples in docs/check.md are this report, verbatim.
+        let docs = include_str!("../docs/check.md");
+        let block = |fence: &str| {
+            let start = docs.find(fence).unwrap() + fence.len();
+            docs[start..start + docs[start..].find("```").unwrap()].to_owned()
+        };
+        assert_eq!(block("```text\n"), text, "docs/check.md text example");
+        let md_example = block("```mermaid\n");
+        assert!(
+            render(&report, Format::Markdown).contains(&md_example),
+            "docs/check.md mermaid example:\n{md_example}"
+        );
+
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_json_report_carries_every_field() {
+    timed(async {
+        let report = reconciled_with_conditional_ci_grant().await;
+        let json: Value = serde_json::from_str(&render(&report, Format::Json)).unwrap();
         assert_eq!(json["owner"], "platform");
         assert_eq!(json["summary"]["undeclared"], 2);
         let ci = json["pairs"]
@@ -462,8 +489,15 @@ async fn reports_render_as_text_json_and_markdown() {
             json!({"list": "require", "rule": {"email_domain": {"domain": "example.com"}},
                    "effect": "depends_on_request"})
         );
+    })
+    .await;
+}
 
-        let md = render(Format::Markdown);
+#[tokio::test]
+async fn the_markdown_report_draws_managed_edges_solid_and_others_dashed() {
+    timed(async {
+        let report = reconciled_with_conditional_ci_grant().await;
+        let md = render(&report, Format::Markdown);
         assert!(md.contains("```mermaid\nflowchart LR\n"), "{md}");
         // Nodes in report order: servers first, then the apps they reach.
         assert!(md.contains("n0[\"ci-bot <br> (self-hosted app)\"]"), "{md}");

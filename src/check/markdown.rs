@@ -210,3 +210,22 @@ fn code(name: &str, uid: &str) -> String {
         format!("`{}`", name.replace('`', "'"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_break_out_of_a_mermaid_label_or_a_table_cell() {
+        let app = AppInfo {
+            name: "Ops \"<b>x</b>\" #1".into(),
+            uid: "u".into(),
+            app_type: Some("ssh".into()),
+        };
+        assert_eq!(
+            node_label(&app),
+            "Ops #quot;#lt;b#gt;x#lt;/b#gt;#quot; #35;1 <br> (ssh app)"
+        );
+        assert_eq!(cell("a|b<c>"), "a\\|b&lt;c&gt;");
+    }
+}

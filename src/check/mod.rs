@@ -586,3 +586,106 @@ pub fn describe_rule(rule: &Value) -> String {
         other => format!("{kind} {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudflare::types::Policy;
+    use crate::manifest::{DesiredApp, DesiredServer, ServerKind};
+    use serde_json::json;
+
+    fn app(uid: &str, name: &str, policies: &Value) -> App {
+        App::from_value(
+            json!({"id": uid, "uid": uid, "name": name, "type": "self_hosted",
+                               "domain": format!("{name}.example.com"), "policies": policies}),
+        )
+        .unwrap()
+    }
+
+    fn nobody_declares() -> Desired {
+        Desired {
+            owner: "platform".into(),
+            servers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn app_scoped_legacy_policies_are_read_from_the_apps_copy() {
+        let legacy = json!({"id": "legacy-1", "name": "Old app policy", "decision": "non_identity",
+                            "precedence": 1, "include": [{"linked_app_token": {"app_uid": "srv"}}],
+                            "require": [{"ip": {"ip": "10.0.0.0/8"}}]});
+        let inventory = Inventory::new(
+            vec![
+                app("srv", "srv", &json!([])),
+                app("api", "api", &json!([legacy])),
+            ],
+            Vec::new(),
+        );
+        let report = check(&inventory, &nobody_declares(), &Query::default());
+        let [pair] = report.pairs.as_slice() else {
+            panic!("{report:#?}")
+        };
+        let grant = &pair.grants[0];
+        assert!(!grant.reusable);
+        assert_eq!(grant.policy_name, "Old app policy");
+        assert_eq!(grant.access, Access::DependsOnRequest);
+        assert_eq!(describe_rule(&grant.conditions[0].rule), "ip 10.0.0.0/8");
+    }
+
+    #[test]
+    fn the_reusable_policy_wins_over_a_stale_expanded_copy() {
+        // The app's copy still grants; the policy itself was since changed to `allow`.
+        let stale = json!({"id": "p1", "name": "Grant", "decision": "non_identity", "precedence": 1,
+                           "include": [{"linked_app_token": {"app_uid": "srv"}}]});
+        let now = Policy::from_value(json!({"id": "p1", "name": "Grant", "decision": "allow",
+                                            "include": [{"linked_app_token": {"app_uid": "srv"}}]}))
+        .unwrap();
+        let inventory = Inventory::new(vec![app("api", "api", &json!([stale]))], vec![now]);
+        assert!(
+            check(&inventory, &nobody_declares(), &Query::default())
+                .pairs
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn bare_links_and_servers_missing_from_the_account_are_still_reported() {
+        let policy = Policy::from_value(json!({"id": "p1", "name": "Ghost grant", "decision": "bypass",
+                                               "include": [{"linked_app_token": {"app_uid": "gone"}}]}))
+        .unwrap();
+        let inventory = Inventory::new(vec![app("api", "api", &json!(["p1"]))], vec![policy]);
+        let mut desired = nobody_declares();
+        desired.servers.push(DesiredServer {
+            uid: "gone".into(),
+            name: "gone".into(),
+            kind: ServerKind::SelfHosted,
+            downstream: vec![DesiredApp {
+                uid: "api".into(),
+                name: "api".into(),
+                domain: None,
+            }],
+        });
+        let report = check(&inventory, &desired, &Query::default());
+        let [pair] = report.pairs.as_slice() else {
+            panic!("{report:#?}")
+        };
+        assert_eq!(pair.from.label(), "gone (no such app)");
+        assert_eq!(pair.from.app_type, None);
+        assert_eq!(pair.grants[0].precedence, 1);
+        assert!(pair.declared && pair.access == Access::Granted);
+        assert_eq!(report.summary.undeclared, 0);
+    }
+
+    #[test]
+    fn rules_read_in_one_line() {
+        assert_eq!(describe_rule(&json!({"everyone": {}})), "everyone");
+        assert_eq!(
+            describe_rule(&json!({"email_domain": {"domain": "example.com"}})),
+            "email_domain example.com"
+        );
+        assert_eq!(
+            describe_rule(&json!({"group": {"id": "g", "x": 1}})),
+            "group {\"id\":\"g\",\"x\":1}"
+        );
+    }
+}
