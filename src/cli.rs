@@ -96,6 +96,24 @@ enum CommandArgs {
     },
     /// Run plan, reconcile and plan against a built-in simulated account.
     Demo,
+    /// Explain, from the live account, which MCP servers' tokens each app accepts and
+    /// through which policy, managed or not, against what the manifest declares.
+    Check {
+        #[command(flatten)]
+        manifests: ManifestArgs,
+        /// Only tokens of this MCP server app (name, uid or domain).
+        #[arg(long, value_name = "SERVER")]
+        from: Option<String>,
+        /// Only this receiving app (name, uid or domain).
+        #[arg(long, value_name = "APP")]
+        to: Option<String>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = crate::check::Format::Text)]
+        output: crate::check::Format,
+        /// Exit 1 when the account grants access the manifest does not declare.
+        #[arg(long)]
+        fail_on_undeclared: bool,
+    },
 }
 
 /// What to do, validated.
@@ -117,6 +135,8 @@ pub enum Command {
     },
     /// `demo`.
     Demo,
+    /// `check`.
+    Check(crate::check::command::CheckArgs),
 }
 
 /// How to reach the API.
@@ -203,6 +223,19 @@ impl Cli {
                 max_rounds,
             },
             CommandArgs::Demo => Command::Demo,
+            CommandArgs::Check {
+                manifests,
+                from,
+                to,
+                output,
+                fail_on_undeclared,
+            } => Command::Check(crate::check::command::CheckArgs {
+                files: manifests.files,
+                from,
+                to,
+                format: output,
+                fail_on_undeclared,
+            }),
         };
         let log_level = match (g.quiet, g.verbose) {
             // The demo prints its own story on stdout; logs would only interleave.

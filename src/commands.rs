@@ -52,6 +52,9 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             Ok(Status::Ok)
         }
         Command::Demo => demo().await,
+        Command::Check(args) => crate::check::command::run(&config, args)
+            .await
+            .map(|()| Status::Ok),
     }
 }
 
@@ -69,7 +72,7 @@ fn validate(files: &[std::path::PathBuf]) -> Result<Status, Error> {
     Ok(Status::Ok)
 }
 
-fn owner(config: &Config, manifest: &Manifest) -> String {
+pub(crate) fn owner(config: &Config, manifest: &Manifest) -> String {
     config
         .owner
         .clone()
@@ -79,7 +82,7 @@ fn owner(config: &Config, manifest: &Manifest) -> String {
 
 /// Builds the API client; the account id from `--account-id` / the environment wins
 /// over the manifest's.
-fn client_for(api: &ApiSettings, manifest: &Manifest) -> Result<Client, Error> {
+pub(crate) fn client_for(api: &ApiSettings, manifest: &Manifest) -> Result<Client, Error> {
     let account_id = api
         .account_id
         .clone()
