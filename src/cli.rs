@@ -9,6 +9,8 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 use crate::cloudflare::{DEFAULT_BASE_URL, Rate};
+use crate::output::OutputFormat;
+use crate::safety::{Safety, SafetyArgs};
 
 /// Reconcile Cloudflare Access "Linked App Token" policies: which MCP servers may call
 /// which internal apps with the user's identity.
@@ -77,12 +79,30 @@ struct ManifestArgs {
     files: Vec<PathBuf>,
 }
 
+/// How a plan is shown.
+#[derive(Debug, Args)]
+struct OutputArgs {
+    /// Format of the plan on stdout (exit codes are the same in every format).
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
 #[derive(Debug, Subcommand)]
 enum CommandArgs {
     /// Check manifests without touching the network.
     Validate(ManifestArgs),
     /// Show what reconcile would change (same as `reconcile --dry-run`).
-    Plan(ManifestArgs),
+    Plan {
+        #[command(flatten)]
+        manifests: ManifestArgs,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// Also save the plan (JSON, with the account's fingerprint) for `apply`.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        safety: SafetyArgs,
+    },
     /// Make the account match the manifests: plan, apply, re-read, until converged.
     Reconcile {
         #[command(flatten)]
@@ -93,6 +113,29 @@ enum CommandArgs {
         /// Give up when the account has not converged after this many applies.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
         max_rounds: u32,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        safety: SafetyArgs,
+    },
+    /// Apply a saved plan exactly (refused when the account changed since), or without
+    /// one, reconcile the manifests.
+    Apply {
+        /// A plan saved by `plan --out`.
+        #[arg(value_name = "PLAN")]
+        plan: Option<PathBuf>,
+        /// Manifests: with a saved plan, checked to be the ones it was made from.
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "PATH",
+            required_unless_present = "plan"
+        )]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[command(flatten)]
+        safety: SafetyArgs,
     },
     /// Run plan, reconcile and plan against a built-in simulated account.
     Demo,
@@ -124,7 +167,7 @@ pub enum Command {
         /// Manifest paths.
         files: Vec<PathBuf>,
     },
-    /// `plan` and `reconcile`.
+    /// `plan`, `reconcile`, and `apply` without a saved plan.
     Reconcile {
         /// Manifest paths.
         files: Vec<PathBuf>,
@@ -132,6 +175,15 @@ pub enum Command {
         dry_run: bool,
         /// Round limit.
         max_rounds: u32,
+        /// `plan --out`: where to save the plan.
+        out: Option<PathBuf>,
+    },
+    /// `apply PLAN`.
+    ApplySaved {
+        /// The saved plan.
+        plan: PathBuf,
+        /// Manifests to check the plan against (may be empty).
+        files: Vec<PathBuf>,
     },
     /// `demo`.
     Demo,
@@ -173,6 +225,82 @@ pub struct Config {
     pub log_level: tracing::Level,
     /// Log format.
     pub log_format: LogFormat,
+    /// `--output`.
+    pub output: OutputFormat,
+    /// `--policy`, `--max-delete-percent`, `--force`, `--allow-empty`.
+    pub safety: Safety,
+}
+
+impl CommandArgs {
+    /// The command, with the output format and safety settings of those that have them.
+    fn into_command(self) -> (Command, OutputFormat, Safety) {
+        let mut output = OutputFormat::Text;
+        let mut safety = Safety::default();
+        let command = match self {
+            CommandArgs::Validate(m) => Command::Validate { files: m.files },
+            CommandArgs::Plan {
+                manifests,
+                output: o,
+                out,
+                safety: s,
+            } => {
+                (output, safety) = (o.output, s.into());
+                Command::Reconcile {
+                    files: manifests.files,
+                    dry_run: true,
+                    max_rounds: 1,
+                    out,
+                }
+            }
+            CommandArgs::Reconcile {
+                manifests,
+                dry_run,
+                max_rounds,
+                output: o,
+                safety: s,
+            } => {
+                (output, safety) = (o.output, s.into());
+                Command::Reconcile {
+                    files: manifests.files,
+                    dry_run,
+                    max_rounds,
+                    out: None,
+                }
+            }
+            CommandArgs::Apply {
+                plan,
+                files,
+                output: o,
+                safety: s,
+            } => {
+                (output, safety) = (o.output, s.into());
+                match plan {
+                    Some(plan) => Command::ApplySaved { plan, files },
+                    None => Command::Reconcile {
+                        files,
+                        dry_run: false,
+                        max_rounds: 3,
+                        out: None,
+                    },
+                }
+            }
+            CommandArgs::Demo => Command::Demo,
+            CommandArgs::Check {
+                manifests,
+                from,
+                to,
+                output,
+                fail_on_undeclared,
+            } => Command::Check(crate::check::command::CheckArgs {
+                files: manifests.files,
+                from,
+                to,
+                format: output,
+                fail_on_undeclared,
+            }),
+        };
+        (command, output, safety)
+    }
 }
 
 impl Cli {
@@ -206,37 +334,7 @@ impl Cli {
         if let Some(owner) = &g.owner {
             crate::manifest::validate_owner(owner).map_err(|e| format!("--owner: {e}"))?;
         }
-        let command = match self.command {
-            CommandArgs::Validate(m) => Command::Validate { files: m.files },
-            CommandArgs::Plan(m) => Command::Reconcile {
-                files: m.files,
-                dry_run: true,
-                max_rounds: 1,
-            },
-            CommandArgs::Reconcile {
-                manifests,
-                dry_run,
-                max_rounds,
-            } => Command::Reconcile {
-                files: manifests.files,
-                dry_run,
-                max_rounds,
-            },
-            CommandArgs::Demo => Command::Demo,
-            CommandArgs::Check {
-                manifests,
-                from,
-                to,
-                output,
-                fail_on_undeclared,
-            } => Command::Check(crate::check::command::CheckArgs {
-                files: manifests.files,
-                from,
-                to,
-                format: output,
-                fail_on_undeclared,
-            }),
-        };
+        let (command, output, safety) = self.command.into_command();
         let log_level = match (g.quiet, g.verbose) {
             // The demo prints its own story on stdout; logs would only interleave.
             (true, _) | (false, 0) if matches!(command, Command::Demo) => tracing::Level::WARN,
@@ -260,6 +358,8 @@ impl Cli {
             exit_code: g.exit_code,
             log_level,
             log_format: g.log_format,
+            output,
+            safety,
         })
     }
 }

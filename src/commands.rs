@@ -14,6 +14,8 @@ use crate::plan::text::{self, Palette};
 use crate::reconcile::{self, Outcome, ReconcileOptions};
 use crate::sim::{Seed, SimConfig, Simulator};
 
+mod plans;
+
 /// How a successful invocation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -34,6 +36,7 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             files,
             dry_run,
             max_rounds,
+            out,
         } => {
             let manifest = manifest::load(files)?;
             let client = client_for(&config.api, &manifest)?;
@@ -42,14 +45,19 @@ pub async fn run(config: Config) -> Result<Status, Error> {
                 dry_run: *dry_run,
                 max_rounds: *max_rounds,
             };
-            let cancel = CancellationToken::new();
-            let outcome = reconcile::reconcile(&client, &manifest, &options, &cancel).await?;
-            let mut out = anstream::stdout();
-            print_outcome(&outcome, *dry_run, &mut out)?;
-            if *dry_run && config.exit_code && !outcome.first_plan.is_empty() {
-                return Ok(Status::ChangesPending);
+            if *dry_run {
+                plans::plan(&config, &client, &manifest, &options.owner, out.as_deref()).await
+            } else {
+                plans::reconcile(&config, &client, &manifest, &options).await
             }
-            Ok(Status::Ok)
+        }
+        Command::ApplySaved { plan, files } => {
+            let doc = crate::saved_plan::read(plan)?;
+            if !files.is_empty() {
+                plans::check_manifest(&doc, &manifest::load(files)?)?;
+            }
+            let client = client_for_account(&config.api, doc.account_id.clone())?;
+            plans::apply_saved(&config, &client, &doc, plan).await
         }
         Command::Demo => demo().await,
         Command::Check(args) => crate::check::command::run(&config, args)
@@ -83,10 +91,15 @@ pub(crate) fn owner(config: &Config, manifest: &Manifest) -> String {
 /// Builds the API client; the account id from `--account-id` / the environment wins
 /// over the manifest's.
 pub(crate) fn client_for(api: &ApiSettings, manifest: &Manifest) -> Result<Client, Error> {
+    client_for_account(api, manifest.account_id.clone())
+}
+
+/// Builds the API client for `--account-id`, else `fallback`.
+fn client_for_account(api: &ApiSettings, fallback: Option<String>) -> Result<Client, Error> {
     let account_id = api
         .account_id
         .clone()
-        .or_else(|| manifest.account_id.clone())
+        .or(fallback)
         .ok_or_else(|| {
             Error::Config(
                 "no Cloudflare account id: pass --account-id, set CLOUDFLARE_ACCOUNT_ID, or put account_id in the manifest".into(),

@@ -1,7 +1,7 @@
 //! Actual state: every Access app and reusable policy of the account, indexed for the
 //! planner, with a fingerprint of the parts a plan depends on.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -64,39 +64,55 @@ impl Inventory {
     /// (session durations, CORS, timestamps) are left out, so unrelated edits do not
     /// make a saved plan stale.
     pub fn fingerprint(&self) -> String {
-        let mut apps: Vec<Value> = self
-            .apps
-            .iter()
-            .map(|a| {
-                serde_json::json!([
-                    a.uid(),
-                    a.name(),
-                    a.app_type(),
-                    a.domains(),
-                    a.saas_auth_type(),
-                    a.policy_links()
-                ])
-            })
-            .collect();
+        let mut apps: Vec<Value> = self.apps.iter().map(app_state).collect();
         apps.sort_by(|a, b| a[0].as_str().cmp(&b[0].as_str()));
-        let mut policies: Vec<Value> = self
-            .policies
-            .iter()
-            .map(|p| {
-                serde_json::json!([
-                    p.id(),
-                    p.name(),
-                    p.decision(),
-                    p.rules("include"),
-                    p.rules("exclude"),
-                    p.rules("require")
-                ])
-            })
-            .collect();
+        let mut policies: Vec<Value> = self.policies.iter().map(policy_state).collect();
         policies.sort_by(|a, b| a[0].as_str().cmp(&b[0].as_str()));
         let digest = Sha256::digest(serde_json::json!([apps, policies]).to_string());
         format!("{digest:x}")
     }
+
+    /// The same state per object, keyed `app:<uid>` and `policy:<id>`, each a short
+    /// hash: what a stale saved plan compares to say which objects changed.
+    pub fn object_fingerprints(&self) -> BTreeMap<String, String> {
+        let short = |state: Value| {
+            let digest = Sha256::digest(state.to_string());
+            format!("{digest:x}")[..16].to_owned()
+        };
+        let apps = self
+            .apps
+            .iter()
+            .map(|a| (format!("app:{}", a.uid()), short(app_state(a))));
+        let policies = self
+            .policies
+            .iter()
+            .map(|p| (format!("policy:{}", p.id()), short(policy_state(p))));
+        apps.chain(policies).collect()
+    }
+}
+
+/// The fields of an app a plan depends on.
+fn app_state(a: &App) -> Value {
+    serde_json::json!([
+        a.uid(),
+        a.name(),
+        a.app_type(),
+        a.domains(),
+        a.saas_auth_type(),
+        a.policy_links()
+    ])
+}
+
+/// The fields of a policy a plan depends on.
+fn policy_state(p: &Policy) -> Value {
+    serde_json::json!([
+        p.id(),
+        p.name(),
+        p.decision(),
+        p.rules("include"),
+        p.rules("exclude"),
+        p.rules("require")
+    ])
 }
 
 /// Reads every app and every reusable policy, both lists at once.

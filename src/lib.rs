@@ -10,10 +10,14 @@ pub mod cli;
 pub mod cloudflare;
 pub mod commands;
 pub mod forward;
+pub mod github;
 pub mod inventory;
 pub mod manifest;
+pub mod output;
 pub mod plan;
 pub mod reconcile;
+pub mod safety;
+pub mod saved_plan;
 pub mod sim;
 
 pub use commands::{Status, run};
@@ -33,6 +37,10 @@ pub enum Error {
     /// Reconcile could not converge, or was cancelled.
     #[error(transparent)]
     Reconcile(reconcile::ReconcileError),
+    /// A saved plan could not be applied (stale, refused, unreadable); nothing was
+    /// written unless it says so.
+    #[error(transparent)]
+    SavedPlan(#[from] saved_plan::SavedPlanError),
     /// Bad arguments or environment.
     #[error("{0}")]
     Config(String),

@@ -8,6 +8,7 @@ use crate::cloudflare::Client;
 use crate::inventory::{self, Inventory};
 use crate::manifest::{self, Manifest};
 use crate::plan::{self, Plan};
+use crate::safety::Safety;
 
 /// How a reconcile runs.
 #[derive(Debug, Clone)]
@@ -71,6 +72,16 @@ pub enum ReconcileError {
     /// Stopped by a signal between rounds.
     #[error("cancelled")]
     Cancelled,
+    /// The safety checks refused the plan; nothing was written in this round.
+    #[error("{message}")]
+    Refused {
+        /// What the plan would do, the limit, and the flag that allows it.
+        message: String,
+        /// The refused plan, to show.
+        plan: Box<Plan>,
+        /// The fingerprint of the inventory it was made from.
+        fingerprint: String,
+    },
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // thiserror passes fields by reference
@@ -101,14 +112,28 @@ pub async fn plan_once(
 }
 
 /// Plans, applies, re-reads and re-plans until the plan is empty, at most
-/// `max_rounds` applies. A dry run stops after the first plan.
+/// `max_rounds` applies. A dry run stops after the first plan. No safety checks: see
+/// [`reconcile_with`].
 pub async fn reconcile(
     client: &Client,
     manifest: &Manifest,
     options: &ReconcileOptions,
     cancel: &CancellationToken,
 ) -> Result<Outcome, ReconcileError> {
+    reconcile_with(client, manifest, options, &Safety::unchecked(), cancel).await
+}
+
+/// [`reconcile`] with every plan filtered by `safety` (`upsert-only`) and, before each
+/// apply, checked against its thresholds. A dry run is filtered, never refused.
+pub async fn reconcile_with(
+    client: &Client,
+    manifest: &Manifest,
+    options: &ReconcileOptions,
+    safety: &Safety,
+    cancel: &CancellationToken,
+) -> Result<Outcome, ReconcileError> {
     let (inventory, first_plan) = plan_once(client, manifest, &options.owner).await?;
+    let first_plan = safety.filter(first_plan);
     let fingerprint = inventory.fingerprint();
     let mut outcome = Outcome {
         final_plan: first_plan.clone(),
@@ -131,6 +156,13 @@ pub async fn reconcile(
         if cancel.is_cancelled() {
             return Err(ReconcileError::Cancelled);
         }
+        if let Err(message) = safety.check(&outcome.final_plan) {
+            return Err(ReconcileError::Refused {
+                message: format!("Refusing to apply: {message}"),
+                plan: Box::new(outcome.final_plan),
+                fingerprint: outcome.fingerprint,
+            });
+        }
         rounds += 1;
         let report = apply(client, &outcome.final_plan, cancel).await;
         if !report.is_complete() {
@@ -143,7 +175,7 @@ pub async fn reconcile(
         if cancel.is_cancelled() {
             return Err(ReconcileError::Cancelled);
         }
-        outcome.final_plan = plan_once(client, manifest, &options.owner).await?.1;
+        outcome.final_plan = safety.filter(plan_once(client, manifest, &options.owner).await?.1);
     }
     Ok(outcome)
 }

@@ -2,10 +2,13 @@
 //! it without I/O; the renderers turn it into text for people and machines.
 
 mod diff;
+pub mod json;
+pub mod markdown;
 pub mod ownership;
 pub mod text;
 
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cloudflare::types::{NON_IDENTITY, Policy};
@@ -13,7 +16,7 @@ pub use diff::diff;
 
 /// The fields of a managed policy that mcp-access decides. Everything else a policy
 /// carries (session duration, approval settings, ...) is left as the API keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PolicyBody {
     /// `[mcp-access:<owner>] MCP server <server name>`.
     pub name: String,
@@ -79,7 +82,7 @@ impl PolicyBody {
 }
 
 /// The policy an attach links: one that exists, or the one this plan creates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PolicyRef {
     /// An existing policy.
@@ -95,7 +98,7 @@ pub enum PolicyRef {
 }
 
 /// An MCP server named by the manifest, as resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ServerView {
     /// The server app's uid.
     pub uid: String,
@@ -110,7 +113,7 @@ pub struct ServerView {
 }
 
 /// An app named in a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AppView {
     /// uid.
     pub uid: String,
@@ -119,7 +122,7 @@ pub struct AppView {
 }
 
 /// Create the managed policy of a server.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatePolicy {
     /// The server it serves.
     pub server: AppView,
@@ -128,7 +131,7 @@ pub struct CreatePolicy {
 }
 
 /// Put a managed policy back to what it should be.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdatePolicy {
     /// The policy id.
     pub policy_id: String,
@@ -141,7 +144,7 @@ pub struct UpdatePolicy {
 }
 
 /// Link a server's managed policy to an app.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attach {
     /// The server whose tokens the app will accept.
     pub server: AppView,
@@ -150,7 +153,7 @@ pub struct Attach {
 }
 
 /// Unlink a managed policy from an app.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detach {
     /// The policy id.
     pub policy_id: String,
@@ -163,7 +166,7 @@ pub struct Detach {
 }
 
 /// One app PUT: every attach and detach of that app together.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppChange {
     /// The app's id (path) and name.
     pub app: AppView,
@@ -174,7 +177,7 @@ pub struct AppChange {
 }
 
 /// Delete a managed policy nobody should use any more.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeletePolicy {
     /// The policy id.
     pub policy_id: String,
@@ -187,7 +190,7 @@ pub struct DeletePolicy {
 }
 
 /// A linked-token grant mcp-access does not own: reported, never changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UnmanagedGrant {
     /// The policy id.
     pub policy_id: String,
@@ -204,7 +207,7 @@ pub struct UnmanagedGrant {
 }
 
 /// Counts for the summary line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     /// Policies to create.
     pub create: usize,
@@ -227,7 +230,7 @@ impl Summary {
 
 /// Everything that must change, in the order apply runs it: creates and updates, app
 /// changes, deletes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The ownership id the plan manages.
     pub owner: String,

@@ -1,0 +1,170 @@
+//! `plan`, `reconcile` and `apply`: plan (filtered and checked by the safety rails),
+//! save, apply, and report in the chosen format and to GitHub.
+
+use std::path::Path;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::apply::ApplyReport;
+use crate::cli::Config;
+use crate::cloudflare::Client;
+use crate::commands::Status;
+use crate::manifest::Manifest;
+use crate::output::Report;
+use crate::plan::json::PlanDocument;
+use crate::reconcile::{self, ReconcileError, ReconcileOptions};
+use crate::saved_plan::{self, SavedPlanError};
+
+/// `plan`: read, diff, filter, check (a refusal is shown, not an error), save.
+pub(super) async fn plan(
+    config: &Config,
+    client: &Client,
+    manifest: &Manifest,
+    owner: &str,
+    out: Option<&Path>,
+) -> Result<Status, Error> {
+    let (inventory, plan) = reconcile::plan_once(client, manifest, owner).await?;
+    let (plan, checked) = config.safety.guard(plan);
+    let mut report = Report::new(plan, inventory.fingerprint(), manifest.digest.clone());
+    report.account_id = Some(client.config().account_id.clone());
+    report.refused = checked
+        .err()
+        .map(|why| format!("apply will refuse this plan: {why}"));
+    if let Some(path) = out {
+        let mut doc = report.document();
+        doc.objects = inventory.object_fingerprints();
+        saved_plan::write(path, &doc)?;
+    }
+    let status = if config.exit_code && !report.plan.is_empty() {
+        Status::ChangesPending
+    } else {
+        Status::Ok
+    };
+    report.emit(config.output, exit_code(status))?;
+    Ok(status)
+}
+
+/// `reconcile` (and `apply` without a saved plan).
+pub(super) async fn reconcile(
+    config: &Config,
+    client: &Client,
+    manifest: &Manifest,
+    options: &ReconcileOptions,
+) -> Result<Status, Error> {
+    let cancel = CancellationToken::new();
+    let result =
+        reconcile::reconcile_with(client, manifest, options, &config.safety, &cancel).await;
+    let account_id = Some(client.config().account_id.clone());
+    match result {
+        Ok(outcome) => {
+            let mut report = Report::new(
+                outcome.first_plan.clone(),
+                outcome.fingerprint.clone(),
+                manifest.digest.clone(),
+            );
+            report.account_id = account_id;
+            if !outcome.rounds.is_empty() {
+                let reports: Vec<&ApplyReport> = outcome.rounds.iter().map(|r| &r.report).collect();
+                let writes: usize = reports.iter().map(|r| r.done.len()).sum();
+                let summary = format!(
+                    "Applied {writes} write(s) in {} round(s). The account matches the manifest.",
+                    reports.len()
+                );
+                report.applied(&reports, summary);
+            }
+            report.emit(config.output, 0)?;
+            Ok(Status::Ok)
+        }
+        Err(e) => {
+            if let ReconcileError::Refused {
+                message,
+                plan,
+                fingerprint,
+            } = &e
+            {
+                // The refused plan is still shown, so the reviewer sees what was stopped.
+                let mut report = Report::new(
+                    (**plan).clone(),
+                    fingerprint.clone(),
+                    manifest.digest.clone(),
+                );
+                report.account_id = account_id;
+                report.refused = Some(message.clone());
+                report.emit(config.output, 1)?;
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Refuses a saved plan made from other manifests than the ones given.
+pub(super) fn check_manifest(doc: &PlanDocument, manifest: &Manifest) -> Result<(), Error> {
+    if manifest.digest == doc.manifest_digest {
+        return Ok(());
+    }
+    Err(SavedPlanError::ManifestChanged {
+        saved: short(&doc.manifest_digest),
+        now: short(&manifest.digest),
+    }
+    .into())
+}
+
+/// `apply PLAN`.
+pub(super) async fn apply_saved(
+    config: &Config,
+    client: &Client,
+    doc: &PlanDocument,
+    path: &Path,
+) -> Result<Status, Error> {
+    let cancel = CancellationToken::new();
+    let result = saved_plan::apply_saved(client, doc, &config.safety, &cancel).await;
+    let mut report = Report::new(
+        doc.to_plan(),
+        doc.inventory_fingerprint.clone(),
+        doc.manifest_digest.clone(),
+    );
+    report.account_id.clone_from(&doc.account_id);
+    match result {
+        Ok((plan, applied)) => {
+            report.plan = plan;
+            let summary = format!(
+                "Applied {} write(s) from the saved plan {}.",
+                applied.done.len(),
+                path.display()
+            );
+            report.applied(&[&applied], summary);
+            report.emit(config.output, 0)?;
+            Ok(Status::Ok)
+        }
+        Err(e) => {
+            match &e {
+                SavedPlanError::Refused { message, plan } => {
+                    report.plan = (**plan).clone();
+                    report.refused = Some(format!("Refusing to apply: {message}"));
+                    report.emit(config.output, 1)?;
+                }
+                SavedPlanError::Incomplete(applied) => {
+                    report.applied(
+                        &[applied],
+                        "The saved plan was applied only in part.".into(),
+                    );
+                    report.emit(config.output, 1)?;
+                }
+                _ => {}
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn exit_code(status: Status) -> u8 {
+    match status {
+        Status::Ok => 0,
+        Status::ChangesPending => 2,
+    }
+}
+
+fn short(digest: &str) -> String {
+    digest.chars().take(12).collect()
+}

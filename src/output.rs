@@ -1,0 +1,129 @@
+//! What `plan`, `reconcile` and `apply` print: the plan, a safety refusal, and what
+//! was applied, as text, JSON or Markdown. The exit code never depends on the format.
+
+use std::io::{self, Write};
+
+use clap::ValueEnum;
+
+use crate::apply::ApplyReport;
+use crate::plan::json::{Applied, PlanDocument};
+use crate::plan::text::{self, Palette};
+use crate::plan::{Plan, markdown};
+
+/// The format of the plan on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// For people at a terminal.
+    #[default]
+    Text,
+    /// The versioned JSON document (schema/plan.schema.json).
+    Json,
+    /// For pull-request comments and job summaries.
+    Markdown,
+}
+
+/// A plan and what became of it.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The plan (after `--policy` filtering).
+    pub plan: Plan,
+    /// The fingerprint of the inventory it was made from.
+    pub fingerprint: String,
+    /// The digest of the manifest it was made from.
+    pub manifest_digest: String,
+    /// The account, when known.
+    pub account_id: Option<String>,
+    /// What an apply did.
+    pub applied: Option<Applied>,
+    /// Why the safety checks refuse it.
+    pub refused: Option<String>,
+}
+
+impl Report {
+    /// A plan nothing has happened to yet.
+    pub fn new(plan: Plan, fingerprint: String, manifest_digest: String) -> Self {
+        Self {
+            plan,
+            fingerprint,
+            manifest_digest,
+            account_id: None,
+            applied: None,
+            refused: None,
+        }
+    }
+
+    /// Records what the applies did; `summary` is the closing sentence.
+    pub fn applied(&mut self, reports: &[&ApplyReport], summary: String) {
+        self.applied = Some(Applied {
+            rounds: reports.len(),
+            done: reports
+                .iter()
+                .flat_map(|r| r.done.iter().map(|d| d.what.clone()))
+                .collect(),
+            not_done: reports
+                .iter()
+                .flat_map(|r| r.not_done.iter().map(|n| format!("{}: {}", n.what, n.why)))
+                .collect(),
+            summary,
+        });
+    }
+
+    /// The JSON document.
+    pub fn document(&self) -> PlanDocument {
+        let mut doc = PlanDocument::new(&self.plan, &self.fingerprint, &self.manifest_digest);
+        doc.account_id.clone_from(&self.account_id);
+        doc.applied.clone_from(&self.applied);
+        doc.refused.clone_from(&self.refused);
+        doc
+    }
+
+    /// The Markdown plan.
+    pub fn markdown(&self) -> String {
+        let mut notes = Vec::new();
+        if let Some(refused) = &self.refused {
+            notes.push(format!("> [!CAUTION]\n> {refused}"));
+        }
+        if let Some(applied) = &self.applied {
+            let mut note = applied.summary.clone();
+            for n in &applied.not_done {
+                note.push_str("\n- not done: ");
+                note.push_str(n);
+            }
+            notes.push(note);
+        }
+        markdown::render_to_string(&self.plan, &notes, markdown::COMMENT_LIMIT)
+    }
+
+    /// Writes the report in `format`.
+    pub fn print(&self, format: OutputFormat, out: &mut dyn Write) -> io::Result<()> {
+        match format {
+            OutputFormat::Json => crate::plan::json::render(&self.document(), out),
+            OutputFormat::Markdown => out.write_all(self.markdown().as_bytes()),
+            OutputFormat::Text => {
+                text::render(&self.plan, Palette::colored(), out)?;
+                if let Some(refused) = &self.refused {
+                    writeln!(out, "\n{refused}")?;
+                }
+                if let Some(applied) = &self.applied {
+                    writeln!(out)?;
+                    for done in &applied.done {
+                        writeln!(out, "  done: {done}")?;
+                    }
+                    for not_done in &applied.not_done {
+                        writeln!(out, "  NOT done: {not_done}")?;
+                    }
+                    writeln!(out, "{}", applied.summary)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Prints to stdout, then to GitHub's files when their variables are set.
+    pub fn emit(&self, format: OutputFormat, exit_code: u8) -> io::Result<()> {
+        let mut out = anstream::stdout();
+        self.print(format, &mut out)?;
+        out.flush()?;
+        crate::github::publish(self, exit_code, &|k| std::env::var(k).ok())
+    }
+}

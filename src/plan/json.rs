@@ -1,0 +1,330 @@
+//! The JSON plan for machines: one versioned document (`"format_version": 1`) that is
+//! both what `--output json` prints and what `plan --out` saves for `apply`.
+//!
+//! Its JSON Schema is generated from these types ([`schema`]) and shipped as
+//! `schema/plan.schema.json`; a test keeps the two equal. Additive changes (a new
+//! optional field) keep version 1; anything a consumer could misread bumps it.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, Plan, PolicyBody, PolicyRef,
+    ServerView, UnmanagedGrant, UpdatePolicy, ownership,
+};
+
+/// The version of the document layout this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A plan as JSON: the resolved servers, every action, the unmanaged grants, counts,
+/// and what the plan was made from (inventory fingerprint, manifest digest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "mcp-access plan")]
+pub struct PlanDocument {
+    /// The layout version; 1 for this schema.
+    pub format_version: u32,
+    /// The ownership id the plan manages (in every managed policy name).
+    pub owner: String,
+    /// The Cloudflare account the plan was made against, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// Hex SHA-256 over the normalised apps-and-policies state the plan was made from.
+    /// `apply` of a saved plan refuses when the account no longer has this fingerprint.
+    pub inventory_fingerprint: String,
+    /// Hex SHA-256 of the manifest files the plan was made from.
+    pub manifest_digest: String,
+    /// The MCP servers of the manifest, resolved, with their downstream apps and the
+    /// header each forwards downstream.
+    pub servers: Vec<ServerView>,
+    /// Every change, in the order apply makes them: creates, updates, attaches and
+    /// detaches (one app write per app), deletes.
+    pub actions: Vec<Action>,
+    /// Linked-token grants mcp-access reports but does not own.
+    pub unmanaged: Vec<UnmanagedGrant>,
+    /// Counts.
+    pub summary: Counts,
+    /// Per-object fingerprints (`app:<uid>`, `policy:<id>`), written by `plan --out` so
+    /// a stale saved plan can say which objects changed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<String, String>,
+    /// What an apply did, for `reconcile` and `apply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Applied>,
+    /// Why the safety checks refused (or, for a plan, would refuse) to apply this plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// One change. Policy writes carry the decided policy fields before and after; app
+/// writes name the link added or removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// POST the managed policy of a server that has none.
+    Create {
+        /// The server whose tokens the policy accepts.
+        server: AppView,
+        /// The new policy's name.
+        policy_name: String,
+        /// The policy body to create.
+        after: PolicyBody,
+    },
+    /// PUT a managed policy edited by hand back to what it should be.
+    Update {
+        /// The policy id.
+        policy_id: String,
+        /// Its name after the update.
+        policy_name: String,
+        /// The server it serves.
+        server: AppView,
+        /// Its decided fields now.
+        before: PolicyBody,
+        /// What they become.
+        after: PolicyBody,
+    },
+    /// Link a server's managed policy to a downstream app.
+    Attach {
+        /// The app that will accept the server's tokens.
+        app: AppView,
+        /// The server.
+        server: AppView,
+        /// The policy linked: an existing id, or the one this plan creates.
+        policy: PolicyRef,
+        /// The policy's name.
+        policy_name: String,
+    },
+    /// Unlink a managed policy from an app.
+    Detach {
+        /// The app.
+        app: AppView,
+        /// The policy id.
+        policy_id: String,
+        /// Its name.
+        policy_name: String,
+        /// The server it serves, when it names one.
+        server: Option<AppView>,
+        /// Why.
+        reason: String,
+    },
+    /// DELETE a managed policy nothing should use any more (after it is unlinked).
+    Delete {
+        /// The policy id.
+        policy_id: String,
+        /// Its name.
+        policy_name: String,
+        /// The server it served, when it names one.
+        server: Option<AppView>,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Counts of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Counts {
+    /// Policies to create.
+    pub create: usize,
+    /// Policies to update.
+    pub update: usize,
+    /// Links to add.
+    pub attach: usize,
+    /// Links to remove.
+    pub detach: usize,
+    /// Policies to delete.
+    pub delete: usize,
+    /// All changes.
+    pub total: usize,
+    /// API writes applying the plan takes.
+    pub writes: usize,
+    /// Managed links that exist and stay.
+    pub managed_links: usize,
+    /// True when the account does not match the manifest.
+    pub has_changes: bool,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Applied {
+    /// Applies made (reconcile re-reads and applies again until converged).
+    pub rounds: usize,
+    /// Writes made, for people.
+    pub done: Vec<String>,
+    /// Writes that failed or were skipped, with why.
+    pub not_done: Vec<String>,
+    /// One sentence on the result.
+    pub summary: String,
+}
+
+impl PlanDocument {
+    /// The document of `plan`, made from the account state with `fingerprint` and the
+    /// manifest with `manifest_digest`.
+    pub fn new(plan: &Plan, fingerprint: &str, manifest_digest: &str) -> Self {
+        let s = plan.summary();
+        Self {
+            format_version: FORMAT_VERSION,
+            owner: plan.owner.clone(),
+            account_id: None,
+            inventory_fingerprint: fingerprint.to_owned(),
+            manifest_digest: manifest_digest.to_owned(),
+            servers: plan.servers.clone(),
+            actions: actions(plan),
+            unmanaged: plan.unmanaged.clone(),
+            summary: Counts {
+                create: s.create,
+                update: s.update,
+                attach: s.attach,
+                detach: s.detach,
+                delete: s.delete,
+                total: s.total(),
+                writes: plan.writes(),
+                managed_links: plan.managed_links,
+                has_changes: !plan.is_empty(),
+            },
+            objects: BTreeMap::new(),
+            applied: None,
+            refused: None,
+        }
+    }
+
+    /// The plan this document describes, exactly as it was made.
+    pub fn to_plan(&self) -> Plan {
+        let mut plan = Plan {
+            owner: self.owner.clone(),
+            servers: self.servers.clone(),
+            creates: Vec::new(),
+            updates: Vec::new(),
+            app_changes: Vec::new(),
+            deletes: Vec::new(),
+            unmanaged: self.unmanaged.clone(),
+            managed_links: self.summary.managed_links,
+        };
+        for action in &self.actions {
+            match action.clone() {
+                Action::Create { server, after, .. } => plan.creates.push(CreatePolicy {
+                    server,
+                    body: after,
+                }),
+                Action::Update {
+                    policy_id,
+                    server,
+                    before,
+                    after,
+                    ..
+                } => plan.updates.push(UpdatePolicy {
+                    policy_id,
+                    server,
+                    before,
+                    after,
+                }),
+                Action::Attach {
+                    app,
+                    server,
+                    policy,
+                    ..
+                } => app_change(&mut plan.app_changes, app)
+                    .attach
+                    .push(Attach { server, policy }),
+                Action::Detach {
+                    app,
+                    policy_id,
+                    policy_name,
+                    server,
+                    reason,
+                } => app_change(&mut plan.app_changes, app).detach.push(Detach {
+                    policy_id,
+                    policy_name,
+                    server,
+                    reason,
+                }),
+                Action::Delete {
+                    policy_id,
+                    policy_name,
+                    server,
+                    reason,
+                } => plan.deletes.push(DeletePolicy {
+                    policy_id,
+                    policy_name,
+                    server,
+                    reason,
+                }),
+            }
+        }
+        plan
+    }
+}
+
+fn app_change(changes: &mut Vec<AppChange>, app: AppView) -> &mut AppChange {
+    let i = changes.iter().position(|c| c.app.uid == app.uid);
+    let i = i.unwrap_or_else(|| {
+        changes.push(AppChange {
+            app,
+            attach: Vec::new(),
+            detach: Vec::new(),
+        });
+        changes.len() - 1
+    });
+    &mut changes[i]
+}
+
+/// Every action of `plan`, in apply order.
+pub fn actions(plan: &Plan) -> Vec<Action> {
+    let mut out = Vec::with_capacity(plan.summary().total());
+    for c in &plan.creates {
+        out.push(Action::Create {
+            server: c.server.clone(),
+            policy_name: c.body.name.clone(),
+            after: c.body.clone(),
+        });
+    }
+    for u in &plan.updates {
+        out.push(Action::Update {
+            policy_id: u.policy_id.clone(),
+            policy_name: u.after.name.clone(),
+            server: u.server.clone(),
+            before: u.before.clone(),
+            after: u.after.clone(),
+        });
+    }
+    for change in &plan.app_changes {
+        for a in &change.attach {
+            out.push(Action::Attach {
+                app: change.app.clone(),
+                server: a.server.clone(),
+                policy: a.policy.clone(),
+                policy_name: ownership::policy_name(&plan.owner, &a.server.name),
+            });
+        }
+        for d in &change.detach {
+            out.push(Action::Detach {
+                app: change.app.clone(),
+                policy_id: d.policy_id.clone(),
+                policy_name: d.policy_name.clone(),
+                server: d.server.clone(),
+                reason: d.reason.clone(),
+            });
+        }
+    }
+    for d in &plan.deletes {
+        out.push(Action::Delete {
+            policy_id: d.policy_id.clone(),
+            policy_name: d.policy_name.clone(),
+            server: d.server.clone(),
+            reason: d.reason.clone(),
+        });
+    }
+    out
+}
+
+/// Writes the document, pretty-printed, with a final newline.
+pub fn render(doc: &PlanDocument, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc)?;
+    writeln!(out)
+}
+
+/// The JSON Schema of [`PlanDocument`], as shipped in `schema/plan.schema.json`.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(PlanDocument)).unwrap_or_default()
+}

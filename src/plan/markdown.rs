@@ -1,0 +1,340 @@
+//! The Markdown plan for pull-request comments and job summaries: a hidden marker line
+//! (so a workflow can keep one sticky comment), the summary, a table of actions, the
+//! policy bodies and diffs in `<details>` blocks, a mermaid flowchart of the access
+//! that results, and the unmanaged grants.
+//!
+//! NOTE: GitHub rejects a comment body over 65,536 characters. Past that, whole table
+//! rows, detail blocks and sections are dropped from the end (never half a code fence)
+//! and a note says what was cut. Bytes are counted, which is never fewer than
+//! characters, so the result always fits.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use super::json::{Action, actions};
+use super::text::body_diff;
+use super::{AppView, Plan};
+
+/// The first line of every Markdown plan; workflows find their comment by it.
+pub const MARKER: &str = "<!-- mcp-access plan -->";
+
+/// GitHub's limit on a comment body.
+pub const COMMENT_LIMIT: usize = 65_536;
+
+/// Room kept for the truncation note.
+const NOTE_ROOM: usize = 1_024;
+
+/// Writes the Markdown plan, cut to fit a GitHub comment. `notes` are paragraphs shown
+/// under the summary (a safety refusal, what an apply did).
+pub fn render(plan: &Plan, notes: &[String], out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(render_to_string(plan, notes, COMMENT_LIMIT).as_bytes())
+}
+
+/// The Markdown plan in at most `limit` bytes (at least a couple of kilobytes).
+pub fn render_to_string(plan: &Plan, notes: &[String], limit: usize) -> String {
+    let head = head(plan, notes);
+    let sections = sections(plan);
+    let full: usize = head.len() + sections.iter().map(Section::len).sum::<usize>();
+    let mut doc = head;
+    if full <= limit {
+        for section in &sections {
+            section.write_all(&mut doc);
+        }
+        return doc;
+    }
+    let budget = limit.saturating_sub(NOTE_ROOM);
+    let mut cut = Vec::new();
+    for section in &sections {
+        let room = budget.saturating_sub(doc.len() + section.header.len() + section.footer.len());
+        let mut kept = 0;
+        let mut used = 0;
+        for chunk in &section.chunks {
+            if used + chunk.len() > room {
+                break;
+            }
+            used += chunk.len();
+            kept += 1;
+        }
+        if kept > 0 {
+            doc.push_str(&section.header);
+            for chunk in &section.chunks[..kept] {
+                doc.push_str(chunk);
+            }
+            doc.push_str(&section.footer);
+        }
+        let dropped = section.chunks.len() - kept;
+        if dropped > 0 {
+            cut.push(format!(
+                "{dropped} of {} {}",
+                section.chunks.len(),
+                section.unit
+            ));
+        }
+    }
+    let _ = write!(
+        doc,
+        "> [!WARNING]\n> This plan is longer than a GitHub comment allows ({COMMENT_LIMIT} characters), so parts were cut: {}. The full plan is in the JSON output (`--output json`, or the plan artifact of the workflow).\n",
+        cut.join(", ")
+    );
+    doc
+}
+
+/// A part of the document that can be cut chunk by chunk from its end.
+struct Section {
+    header: String,
+    chunks: Vec<String>,
+    footer: String,
+    /// What a chunk is, for the truncation note: "table rows", ...
+    unit: &'static str,
+}
+
+impl Section {
+    fn len(&self) -> usize {
+        self.header.len() + self.chunks.iter().map(String::len).sum::<usize>() + self.footer.len()
+    }
+
+    fn write_all(&self, doc: &mut String) {
+        if self.chunks.is_empty() {
+            return;
+        }
+        doc.push_str(&self.header);
+        for chunk in &self.chunks {
+            doc.push_str(chunk);
+        }
+        doc.push_str(&self.footer);
+    }
+}
+
+fn head(plan: &Plan, notes: &[String]) -> String {
+    let mut s = format!(
+        "{MARKER}\n### mcp-access plan (owner `{}`)\n\n",
+        cell(&plan.owner)
+    );
+    if plan.is_empty() {
+        s.push_str("**No changes.** The account matches the manifest.\n\n");
+    } else {
+        let c = plan.summary();
+        let _ = writeln!(
+            s,
+            "**Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.**\n",
+            c.create, c.update, c.attach, c.detach, c.delete
+        );
+    }
+    for note in notes {
+        s.push_str(note.trim_end());
+        s.push_str("\n\n");
+    }
+    s
+}
+
+fn sections(plan: &Plan) -> Vec<Section> {
+    let actions = actions(plan);
+    vec![
+        Section {
+            header: "| Server | Downstream | Action |\n| --- | --- | --- |\n".to_owned(),
+            chunks: actions.iter().map(row).collect(),
+            footer: "\n".to_owned(),
+            unit: "table rows",
+        },
+        Section {
+            header: String::new(),
+            chunks: actions.iter().filter_map(details).collect(),
+            footer: String::new(),
+            unit: "policy details",
+        },
+        Section {
+            header: "#### Resulting access\n\nSolid: managed by mcp-access. Dashed: unmanaged grants (reported, never changed).\n\n".to_owned(),
+            chunks: flowchart(plan).into_iter().collect(),
+            footer: String::new(),
+            unit: "access diagram",
+        },
+        Section {
+            header: "#### Unmanaged linked-token grants\n\nReported, never changed by mcp-access.\n\n| From | To | Policy | Decision |\n| --- | --- | --- | --- |\n".to_owned(),
+            chunks: plan
+                .unmanaged
+                .iter()
+                .map(|g| {
+                    let owner = g
+                        .other_owner
+                        .as_deref()
+                        .map(|o| format!(" (mcp-access owner `{}`)", cell(o)))
+                        .unwrap_or_default();
+                    format!(
+                        "| {} | {} | {}{owner} | `{}` |\n",
+                        app(&g.from),
+                        app(&g.to),
+                        cell(&g.policy_name),
+                        cell(&g.decision)
+                    )
+                })
+                .collect(),
+            footer: "\n".to_owned(),
+            unit: "unmanaged grants",
+        },
+    ]
+}
+
+fn row(action: &Action) -> String {
+    let (server, downstream, what) = match action {
+        Action::Create { server, .. } => {
+            (app(server), "—".to_owned(), "➕ create policy".to_owned())
+        }
+        Action::Update { server, .. } => (
+            app(server),
+            "—".to_owned(),
+            "✏️ update policy (put back edits made by hand)".to_owned(),
+        ),
+        Action::Attach {
+            app: to, server, ..
+        } => (app(server), app(to), "🔗 attach".to_owned()),
+        Action::Detach {
+            app: from,
+            server,
+            reason,
+            ..
+        } => (
+            server.as_ref().map_or_else(|| "—".to_owned(), app),
+            app(from),
+            format!("✂️ detach ({})", cell(reason)),
+        ),
+        Action::Delete {
+            server,
+            policy_name,
+            reason,
+            ..
+        } => (
+            server.as_ref().map_or_else(|| "—".to_owned(), app),
+            "—".to_owned(),
+            format!("🗑️ delete policy {} ({})", cell(policy_name), cell(reason)),
+        ),
+    };
+    format!("| {server} | {downstream} | {what} |\n")
+}
+
+/// The body of a create, or the diff of an update, folded away.
+fn details(action: &Action) -> Option<String> {
+    let (summary, lines) = match action {
+        Action::Create {
+            policy_name, after, ..
+        } => (
+            format!("Create policy {}", html(policy_name)),
+            serde_json::to_string_pretty(after)
+                .unwrap_or_default()
+                .lines()
+                .map(|l| format!("+ {l}"))
+                .collect::<Vec<_>>(),
+        ),
+        Action::Update {
+            policy_id,
+            policy_name,
+            before,
+            after,
+            ..
+        } => (
+            format!("Update policy {} ({})", html(policy_name), html(policy_id)),
+            body_diff(&before.to_json(), &after.to_json()),
+        ),
+        _ => return None,
+    };
+    // A fence longer than any backtick run inside can never be closed early.
+    let fence = "`".repeat(3.max(longest_backtick_run(&lines) + 1));
+    Some(format!(
+        "<details><summary>{summary}</summary>\n\n{fence}diff\n{}\n{fence}\n\n</details>\n\n",
+        lines.join("\n")
+    ))
+}
+
+fn longest_backtick_run(lines: &[String]) -> usize {
+    lines
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Servers to the apps they may call once the plan is applied (solid), and the
+/// unmanaged grants (dashed, labelled with the policy). `None` when there is no edge.
+fn flowchart(plan: &Plan) -> Option<String> {
+    let mut nodes: Vec<(String, String, bool)> = Vec::new(); // (uid, name, is server)
+    let mut node = |view: &AppView, server: bool| -> usize {
+        if let Some(i) = nodes.iter().position(|(uid, _, _)| *uid == view.uid) {
+            return i;
+        }
+        let name = if view.name.is_empty() {
+            view.uid.clone()
+        } else {
+            view.name.clone()
+        };
+        nodes.push((view.uid.clone(), name, server));
+        nodes.len() - 1
+    };
+    let mut edges = Vec::new();
+    for server in &plan.servers {
+        let from = node(
+            &AppView {
+                uid: server.uid.clone(),
+                name: server.name.clone(),
+            },
+            true,
+        );
+        for d in &server.downstream {
+            edges.push(format!("  n{from} --> n{}", node(d, false)));
+        }
+    }
+    for g in &plan.unmanaged {
+        let from = node(&g.from, true);
+        let to = node(&g.to, false);
+        edges.push(format!(
+            "  n{from} -.->|\"{}\"| n{to}",
+            mermaid_text(&g.policy_name)
+        ));
+    }
+    if edges.is_empty() {
+        return None;
+    }
+    let mut s = String::from("```mermaid\nflowchart LR\n");
+    for (i, (_, name, server)) in nodes.iter().enumerate() {
+        let name = mermaid_text(name);
+        if *server {
+            let _ = writeln!(s, "  n{i}([\"{name}\"])");
+        } else {
+            let _ = writeln!(s, "  n{i}[\"{name}\"]");
+        }
+    }
+    for edge in edges {
+        s.push_str(&edge);
+        s.push('\n');
+    }
+    s.push_str("```\n\n");
+    Some(s)
+}
+
+/// Text inside a quoted mermaid label: quotes and markup as entity codes.
+fn mermaid_text(s: &str) -> String {
+    s.replace('"', "#quot;")
+        .replace('<', "#lt;")
+        .replace('>', "#gt;")
+        .replace('`', "#96;")
+        .replace(['\n', '\r'], " ")
+}
+
+/// An app in a table cell: its name, or its uid when the name is unknown.
+fn app(view: &AppView) -> String {
+    if view.name.is_empty() {
+        format!("`{}`", cell(&view.uid))
+    } else {
+        cell(&view.name)
+    }
+}
+
+/// Text that is safe in a table cell: no pipes, no HTML, one line.
+fn cell(s: &str) -> String {
+    html(s).replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

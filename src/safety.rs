@@ -1,0 +1,136 @@
+//! Safety rails between a plan and the writes, as octoDNS has them: `--policy
+//! upsert-only` never removes anything; a plan that removes more than a share of the
+//! managed links, or every managed policy, is refused unless explicitly allowed.
+//!
+//! Why: the likeliest way to lose access at scale is not a bad edit but a missing one:
+//! a manifest path that globbed nothing, a file dropped in a refactor. Those plans look
+//! like mass removals, and that is what the checks stop.
+
+use clap::{Args, ValueEnum};
+
+use crate::plan::Plan;
+
+/// Below this many managed links, the removal percentage is not checked: with few
+/// links, one removal is already a large share.
+pub const MIN_LINKS_FOR_THRESHOLD: usize = 10;
+
+/// What a plan may remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SyncPolicy {
+    /// Create, update, attach, detach and delete: the account matches the manifest.
+    #[default]
+    Sync,
+    /// Create, update and attach only: never detach, never delete.
+    UpsertOnly,
+}
+
+/// The safety flags, shared by `plan`, `reconcile` and `apply`.
+#[derive(Debug, Clone, Args)]
+pub struct SafetyArgs {
+    /// `sync` makes the account match; `upsert-only` never detaches and never deletes.
+    #[arg(long, value_enum, default_value_t = SyncPolicy::Sync)]
+    policy: SyncPolicy,
+    /// Refuse a plan that detaches more than this share of the managed links (checked
+    /// once at least 10 exist).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
+    max_delete_percent: u8,
+    /// Apply a plan over --max-delete-percent anyway.
+    #[arg(long)]
+    force: bool,
+    /// Allow a plan that removes every managed policy (the manifest names no server).
+    #[arg(long)]
+    allow_empty: bool,
+}
+
+impl From<SafetyArgs> for Safety {
+    fn from(a: SafetyArgs) -> Self {
+        Self {
+            policy: a.policy,
+            max_delete_percent: a.max_delete_percent,
+            force: a.force,
+            allow_empty: a.allow_empty,
+        }
+    }
+}
+
+/// The validated safety settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Safety {
+    /// What a plan may remove.
+    pub policy: SyncPolicy,
+    /// The largest share of managed links a plan may detach, in percent.
+    pub max_delete_percent: u8,
+    /// Skip the percentage check.
+    pub force: bool,
+    /// Skip the check against removing every managed policy.
+    pub allow_empty: bool,
+}
+
+impl Default for Safety {
+    /// `sync`, 30 %, nothing forced: what the CLI does without flags.
+    fn default() -> Self {
+        Self {
+            policy: SyncPolicy::Sync,
+            max_delete_percent: 30,
+            force: false,
+            allow_empty: false,
+        }
+    }
+}
+
+impl Safety {
+    /// No checks at all, `sync`: the library's plain `reconcile`.
+    pub fn unchecked() -> Self {
+        Self {
+            policy: SyncPolicy::Sync,
+            max_delete_percent: 100,
+            force: true,
+            allow_empty: true,
+        }
+    }
+
+    /// The part of `plan` this policy allows: with `upsert-only`, every detach and
+    /// delete is dropped (and an app change left with nothing to do).
+    pub fn filter(&self, mut plan: Plan) -> Plan {
+        if self.policy == SyncPolicy::UpsertOnly {
+            plan.deletes.clear();
+            for change in &mut plan.app_changes {
+                change.detach.clear();
+            }
+            plan.app_changes.retain(|c| !c.attach.is_empty());
+        }
+        plan
+    }
+
+    /// Checks `plan` against the thresholds. The error says what the plan would do,
+    /// the limit, and the flag that allows it (callers prefix "Refusing to apply: ").
+    pub fn check(&self, plan: &Plan) -> Result<(), String> {
+        let s = plan.summary();
+        let existing = plan.managed_links + s.detach;
+        if !self.allow_empty && plan.servers.is_empty() && (s.delete > 0 || s.detach > 0) {
+            return Err(format!(
+                "the plan removes every managed policy ({} to delete, {} of {existing} managed links to detach) because the manifest names no MCP server. \
+                 If that is intended, pass --allow-empty; otherwise check the manifest paths.",
+                s.delete, s.detach
+            ));
+        }
+        let over = s.detach * 100 > usize::from(self.max_delete_percent) * existing;
+        if !self.force && existing >= MIN_LINKS_FOR_THRESHOLD && over {
+            return Err(format!(
+                "the plan detaches {} of {existing} managed links ({}%), more than --max-delete-percent {} allows. \
+                 If that is intended, pass --force (or raise --max-delete-percent).",
+                s.detach,
+                s.detach * 100 / existing,
+                self.max_delete_percent
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Self::filter`] then [`Self::check`].
+    pub fn guard(&self, plan: Plan) -> (Plan, Result<(), String>) {
+        let plan = self.filter(plan);
+        let checked = self.check(&plan);
+        (plan, checked)
+    }
+}
