@@ -96,6 +96,30 @@ enum CommandArgs {
     },
     /// Run plan, reconcile and plan against a built-in simulated account.
     Demo,
+    /// Keep the account in sync: reconcile now and every interval, serving /healthz,
+    /// /readyz and /metrics; stop gracefully on SIGTERM or SIGINT.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    manifests: ManifestArgs,
+    /// Time between two reconciles (the manifest is re-read each time).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    interval: Duration,
+    /// Random spread of the interval, up to 50%.
+    #[arg(long, default_value = "10%")]
+    jitter: crate::controller::Jitter,
+    /// Address of the /healthz, /readyz and /metrics server.
+    #[arg(long, default_value = "0.0.0.0:9090")]
+    listen: std::net::SocketAddr,
+    /// Reconcile once and exit with its result (no server).
+    #[arg(long)]
+    once: bool,
+    /// How long a stop waits for writes in flight.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    grace_period: Duration,
 }
 
 /// What to do, validated.
@@ -117,6 +141,8 @@ pub enum Command {
     },
     /// `demo`.
     Demo,
+    /// `run`.
+    Run(crate::controller::RunOptions),
 }
 
 /// How to reach the API.
@@ -203,6 +229,21 @@ impl Cli {
                 max_rounds,
             },
             CommandArgs::Demo => Command::Demo,
+            CommandArgs::Run(r) => {
+                if r.interval < std::time::Duration::from_secs(1) {
+                    return Err("--interval must be at least 1s".into());
+                }
+                Command::Run(crate::controller::RunOptions {
+                    files: r.manifests.files,
+                    interval: r.interval,
+                    jitter: r.jitter,
+                    listen: r.listen,
+                    once: r.once,
+                    grace_period: r.grace_period,
+                    backoff_base: crate::controller::BACKOFF_BASE,
+                    api_retry_deadline: crate::controller::api_retry_deadline(r.interval),
+                })
+            }
         };
         let log_level = match (g.quiet, g.verbose) {
             // The demo prints its own story on stdout; logs would only interleave.

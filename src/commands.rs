@@ -52,6 +52,9 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             Ok(Status::Ok)
         }
         Command::Demo => demo().await,
+        Command::Run(options) => {
+            crate::controller::run(options, &config.api, config.owner.as_deref()).await
+        }
     }
 }
 
@@ -97,7 +100,11 @@ fn client_for(api: &ApiSettings, manifest: &Manifest) -> Result<Client, Error> {
     Ok(Client::new(client_config(api, account_id, token))?)
 }
 
-fn client_config(api: &ApiSettings, account_id: String, token: SecretString) -> ClientConfig {
+pub(crate) fn client_config(
+    api: &ApiSettings,
+    account_id: String,
+    token: SecretString,
+) -> ClientConfig {
     let mut config = ClientConfig::new(api.base_url.clone(), account_id, token);
     config.concurrency = api.concurrency;
     config.request_timeout = api.request_timeout;

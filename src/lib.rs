@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cli;
 pub mod cloudflare;
 pub mod commands;
+pub mod controller;
 pub mod forward;
 pub mod inventory;
 pub mod manifest;
