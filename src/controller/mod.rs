@@ -150,6 +150,9 @@ impl Controller {
     /// Runs cycles until `shutdown` fires (or once, with `--once`), serving the ops
     /// routes on `listener` meanwhile. After `shutdown`, no new write starts; writes in
     /// flight get the grace period to finish.
+    ///
+    /// The future is not `Send` as far as rustc can prove (the higher-ranked closures
+    /// of [`crate::apply`]), so drive it with `block_on` or `spawn_local`.
     pub async fn run(
         mut self,
         listener: Option<TcpListener>,
@@ -362,6 +365,12 @@ pub async fn run(
     api: &ApiSettings,
     owner: Option<&str>,
 ) -> Result<Status, Error> {
+    // The environment is read once: without a token no cycle could ever succeed.
+    if api.token.is_none() {
+        return Err(Error::Config(
+            "no API token: set CLOUDFLARE_API_TOKEN or pass --api-token-file (permission \"Access: Apps and Policies Write\")".into(),
+        ));
+    }
     let shutdown = signals::shutdown_on_signals()?;
     let listener = if options.once {
         None
