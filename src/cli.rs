@@ -157,6 +157,32 @@ enum CommandArgs {
         #[arg(long)]
         fail_on_undeclared: bool,
     },
+    /// Keep the account in sync: reconcile now and every interval, serving /healthz,
+    /// /readyz and /metrics; stop gracefully on SIGTERM or SIGINT.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    manifests: ManifestArgs,
+    /// Time between two reconciles (the manifest is re-read each time).
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    interval: Duration,
+    /// Random spread of the interval, up to 50%.
+    #[arg(long, default_value = "10%")]
+    jitter: crate::controller::Jitter,
+    /// Address of the /healthz, /readyz and /metrics server.
+    #[arg(long, default_value = "0.0.0.0:9090")]
+    listen: std::net::SocketAddr,
+    /// Reconcile once and exit with its result (no server).
+    #[arg(long)]
+    once: bool,
+    /// How long a stop waits for writes in flight.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    grace_period: Duration,
+    #[command(flatten)]
+    safety: crate::safety::SafetyArgs,
 }
 
 /// What to do, validated.
@@ -189,6 +215,8 @@ pub enum Command {
     Demo,
     /// `check`.
     Check(crate::check::command::CheckArgs),
+    /// `run`.
+    Run(crate::controller::RunOptions),
 }
 
 /// How to reach the API.
@@ -298,6 +326,17 @@ impl CommandArgs {
                 format: output,
                 fail_on_undeclared,
             }),
+            CommandArgs::Run(r) => Command::Run(crate::controller::RunOptions {
+                files: r.manifests.files,
+                interval: r.interval,
+                jitter: r.jitter,
+                listen: r.listen,
+                once: r.once,
+                grace_period: r.grace_period,
+                backoff_base: crate::controller::BACKOFF_BASE,
+                api_retry_deadline: crate::controller::api_retry_deadline(r.interval),
+                safety: r.safety.into(),
+            }),
         };
         (command, output, safety)
     }
@@ -335,6 +374,11 @@ impl Cli {
             crate::manifest::validate_owner(owner).map_err(|e| format!("--owner: {e}"))?;
         }
         let (command, output, safety) = self.command.into_command();
+        if let Command::Run(run) = &command {
+            if run.interval < Duration::from_secs(1) {
+                return Err("--interval must be at least 1s".into());
+            }
+        }
         let log_level = match (g.quiet, g.verbose) {
             // The demo prints its own story on stdout; logs would only interleave.
             (true, _) | (false, 0) if matches!(command, Command::Demo) => tracing::Level::WARN,

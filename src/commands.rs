@@ -63,6 +63,9 @@ pub async fn run(config: Config) -> Result<Status, Error> {
         Command::Check(args) => crate::check::command::run(&config, args)
             .await
             .map(|()| Status::Ok),
+        Command::Run(options) => {
+            crate::controller::run(options, &config.api, config.owner.as_deref()).await
+        }
     }
 }
 
@@ -113,7 +116,11 @@ fn client_for_account(api: &ApiSettings, fallback: Option<String>) -> Result<Cli
     Ok(Client::new(client_config(api, account_id, token))?)
 }
 
-fn client_config(api: &ApiSettings, account_id: String, token: SecretString) -> ClientConfig {
+pub(crate) fn client_config(
+    api: &ApiSettings,
+    account_id: String,
+    token: SecretString,
+) -> ClientConfig {
     let mut config = ClientConfig::new(api.base_url.clone(), account_id, token);
     config.concurrency = api.concurrency;
     config.request_timeout = api.request_timeout;

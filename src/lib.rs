@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod cloudflare;
 pub mod commands;
+pub mod controller;
 pub mod forward;
 pub mod github;
 pub mod inventory;

@@ -110,7 +110,11 @@ pub fn synthetic(shape: Shape) -> Synthetic {
 
     let mut manifest = String::from("owner: bench\nservers:\n");
     for (s, downstream) in wants.iter().enumerate() {
-        let _ = writeln!(manifest, "  - app: {{ uid: {} }}\n    downstream:", app_id(s));
+        let _ = writeln!(
+            manifest,
+            "  - app: {{ uid: {} }}\n    downstream:",
+            app_id(s)
+        );
         if downstream.is_empty() {
             manifest.push_str("      []\n");
         }

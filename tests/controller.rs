@@ -1,0 +1,787 @@
+//! `mcp-access run` against the simulator: drift repair, manifest reload, invalid
+//! manifests, metrics, backoff and recovery (through the library API with a short
+//! interval), and graceful shutdown on signals (through the binary).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mcp_access::Status;
+use mcp_access::cli::ApiSettings;
+use mcp_access::controller::{Controller, Jitter, RunOptions};
+use mcp_access::sim::{Faults, Seed, SimConfig, Simulator};
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Bound on every test.
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// Bound on one `eventually`.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+const DEMO: &str = "
+owner: platform
+servers:
+  - app: mcp-server-app
+    downstream: [Internal API, Company wiki]
+  - app: { name: support-mcp }
+    downstream:
+      - Company wiki
+      - { domain: status.internal.example.com }
+";
+
+const MANAGED: &str = "[mcp-access:platform] MCP server";
+
+fn api(sim: &Simulator) -> ApiSettings {
+    ApiSettings {
+        base_url: sim.base_url(),
+        account_id: Some(sim.account_id().to_owned()),
+        token: Some(SecretString::from(sim.token().to_owned())),
+        concurrency: 4,
+        request_timeout: Duration::from_secs(5),
+        rate: "1000/300s".parse().unwrap(),
+        burst: 200,
+    }
+}
+
+fn options(manifest: PathBuf) -> RunOptions {
+    RunOptions {
+        safety: mcp_access::safety::Safety::default(),
+        files: vec![manifest],
+        interval: Duration::from_millis(200),
+        jitter: Jitter::NONE,
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        once: false,
+        grace_period: Duration::from_secs(5),
+        backoff_base: Duration::from_millis(50),
+        api_retry_deadline: Duration::from_millis(200),
+    }
+}
+
+/// Writes a file the way a `ConfigMap` update or a git sync lands: whole, by rename.
+fn write_manifest(path: &std::path::Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// A simulator with the demo account and a controller running against it.
+struct Running {
+    sim: Simulator,
+    _dir: tempfile::TempDir,
+    manifest: PathBuf,
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<Status, mcp_access::Error>>,
+    http: reqwest::Client,
+}
+
+impl Running {
+    async fn start(manifest: &str, tune: impl FnOnce(&mut RunOptions)) -> Self {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.yaml");
+        write_manifest(&path, manifest);
+        let mut opts = options(path.clone());
+        tune(&mut opts);
+        let controller = Controller::new(opts, api(&sim), None);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        // NOTE: on a LocalSet: rustc cannot prove the apply futures `Send` (the
+        // higher-ranked closure lifetimes of `buffer_unordered`), so no `tokio::spawn`.
+        let task = tokio::task::spawn_local(controller.run(Some(listener), shutdown.clone()));
+        Self {
+            sim,
+            _dir: dir,
+            manifest: path,
+            addr,
+            shutdown,
+            task,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn edit_manifest(&self, text: &str) {
+        write_manifest(&self.manifest, text);
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("http://{}{path}", self.addr))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    async fn status(&self, path: &str) -> u16 {
+        self.get(path).await.0
+    }
+
+    async fn metrics(&self) -> Scrape {
+        let (status, text) = self.get("/metrics").await;
+        assert_eq!(status, 200);
+        Scrape::parse(&text)
+    }
+
+    async fn metric(&self, series: &str) -> f64 {
+        self.metrics().await.value(series)
+    }
+
+    async fn wait_ready(&self) {
+        eventually("ready", || async { self.status("/readyz").await == 200 }).await;
+    }
+
+    fn app_id(&self, name: &str) -> String {
+        self.sim
+            .apps()
+            .into_iter()
+            .find(|a| a["name"] == name)
+            .and_then(|a| a["id"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no app {name}"))
+    }
+
+    /// Names of the managed policies linked to an app, sorted.
+    fn managed_on(&self, app: &str) -> Vec<String> {
+        let app = self.sim.app(&self.app_id(app)).unwrap();
+        let mut names: Vec<String> = app["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .filter(|n| n.starts_with(MANAGED))
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn detach_managed(&self, app: &str) {
+        let managed: Vec<String> = managed_policies(&self.sim)
+            .iter()
+            .filter_map(|p| p["id"].as_str().map(str::to_owned))
+            .collect();
+        self.sim.edit_app(&self.app_id(app), |app| {
+            if let Some(Value::Array(links)) = app.get_mut("policies") {
+                links.retain(|l| !managed.iter().any(|m| l["id"] == m.as_str()));
+            }
+        });
+    }
+
+    async fn stop(self) -> Status {
+        self.shutdown.cancel();
+        let status = self.task.await.unwrap().unwrap();
+        self.sim.shutdown().await;
+        status
+    }
+}
+
+fn managed_policies(sim: &Simulator) -> Vec<Value> {
+    sim.policies()
+        .into_iter()
+        .filter(|p| p["name"].as_str().unwrap_or_default().starts_with(MANAGED))
+        .collect()
+}
+
+fn server_policy(server: &str) -> String {
+    format!("{MANAGED} {server}")
+}
+
+/// Runs a test body on a `LocalSet` (see [`Running::start`]), bounded by [`TIMEOUT`].
+async fn within<F: Future>(body: F) -> F::Output {
+    tokio::task::LocalSet::new()
+        .run_until(tokio::time::timeout(TIMEOUT, body))
+        .await
+        .expect("test timed out")
+}
+
+/// Polls `check` until it holds, failing the test after [`PATIENCE`].
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A parsed `/metrics` page: every sample by its series (`name{labels}`), and the
+/// declared types.
+struct Scrape {
+    samples: HashMap<String, f64>,
+    types: HashMap<String, String>,
+}
+
+impl Scrape {
+    /// Parses the Prometheus text format strictly enough that a malformed line fails.
+    fn parse(text: &str) -> Self {
+        let mut samples = HashMap::new();
+        let mut types = HashMap::new();
+        for line in text.lines().filter(|l| !l.is_empty()) {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+                types.insert(name.to_owned(), kind.to_owned());
+                continue;
+            }
+            if line.starts_with("# HELP ") {
+                continue;
+            }
+            assert!(!line.starts_with('#'), "unexpected comment {line:?}");
+            let (series, value) = line.rsplit_once(' ').expect("series value");
+            let name_end = series.find('{').unwrap_or(series.len());
+            let name = &series[..name_end];
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                "bad metric name in {line:?}"
+            );
+            if name_end < series.len() {
+                assert!(series.ends_with('}'), "bad labels in {line:?}");
+            }
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                v => v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+            };
+            samples.insert(series.to_owned(), value);
+        }
+        Self { samples, types }
+    }
+
+    /// The value of a series; 0 when absent (counters not yet incremented).
+    fn value(&self, series: &str) -> f64 {
+        self.samples.get(series).copied().unwrap_or(0.0)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_introduced_in_the_account_is_repaired_on_the_next_tick() {
+    within(async {
+        let run = Running::start(DEMO, |_| {}).await;
+        run.wait_ready().await;
+        let both = vec![
+            server_policy("mcp-server-app"),
+            server_policy("support-mcp"),
+        ];
+        assert_eq!(run.managed_on("Company wiki"), both);
+        let attached = run
+            .metric("mcp_access_changes_applied_total{action=\"attach\"}")
+            .await;
+        assert!((attached - 4.0).abs() < f64::EPSILON, "{attached}");
+
+        run.detach_managed("Company wiki");
+        assert!(run.managed_on("Company wiki").is_empty());
+        eventually("the wiki links both managed policies again", || async {
+            run.managed_on("Company wiki") == both
+        })
+        .await;
+        eventually("the repair is counted", || async {
+            run.metric("mcp_access_changes_applied_total{action=\"attach\"}")
+                .await
+                >= 6.0
+        })
+        .await;
+        // Repaired with app PUTs only: no policy was created again.
+        assert_eq!(managed_policies(&run.sim).len(), 2);
+        assert_eq!(run.stop().await, Status::Ok);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_edited_on_disk_takes_effect_without_a_restart() {
+    within(async {
+        let before = "
+owner: platform
+servers:
+  - app: mcp-server-app
+    downstream: [Internal API]
+";
+        let after = "
+owner: platform
+servers:
+  - app: support-mcp
+    downstream: [Company wiki]
+";
+        let run = Running::start(before, |_| {}).await;
+        run.wait_ready().await;
+        assert_eq!(
+            run.managed_on("Internal API"),
+            [server_policy("mcp-server-app")]
+        );
+        assert!(run.managed_on("Company wiki").is_empty());
+
+        run.edit_manifest(after);
+        eventually("the new manifest is applied", || async {
+            run.managed_on("Company wiki") == [server_policy("support-mcp")]
+                && run.managed_on("Internal API").is_empty()
+        })
+        .await;
+        eventually("the dropped server's policy is deleted", || async {
+            managed_policies(&run.sim)
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+                == [server_policy("support-mcp")]
+        })
+        .await;
+        run.wait_ready().await;
+        assert_eq!(run.stop().await, Status::Ok);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_manifest_turns_readyz_503_and_applies_nothing_while_healthz_stays_200() {
+    within(async {
+        let run = Running::start(DEMO, |_| {}).await;
+        run.wait_ready().await;
+        let broken_yaml = "owner: platform\nservers: [ { app: mcp-server-app,\n";
+        let unknown_app = "
+owner: platform
+servers:
+  - app: mcp-server-app
+    downstream: [No such app]
+";
+        for invalid in [broken_yaml, unknown_app] {
+            let errors_before = run
+                .metric("mcp_access_reconcile_total{result=\"manifest_error\"}")
+                .await;
+            run.edit_manifest(invalid);
+            eventually("readyz turns 503", || async {
+                run.status("/readyz").await == 503
+            })
+            .await;
+            let (_, why) = run.get("/readyz").await;
+            assert!(why.contains("manifest is invalid"), "{why}");
+            // Drift made now must stay: nothing is applied on an invalid manifest.
+            run.sim.clear_journal();
+            run.detach_managed("Company wiki");
+            eventually("several ticks fail on the manifest", || async {
+                run.metric("mcp_access_reconcile_total{result=\"manifest_error\"}")
+                    .await
+                    >= errors_before + 3.0
+            })
+            .await;
+            assert_eq!(run.sim.writes(), [], "nothing may be written");
+            assert!(run.managed_on("Company wiki").is_empty());
+            assert_eq!(run.status("/healthz").await, 200);
+            assert_eq!(run.status("/readyz").await, 503);
+            let scrape = run.metrics().await;
+            assert!(scrape.value("mcp_access_manifest_valid") == 0.0);
+            assert!(scrape.value("mcp_access_consecutive_failures") >= 3.0);
+
+            run.edit_manifest(DEMO);
+            run.wait_ready().await;
+            assert_eq!(run.managed_on("Company wiki").len(), 2);
+            assert!((run.metric("mcp_access_manifest_valid").await - 1.0).abs() < f64::EPSILON);
+        }
+        assert_eq!(run.stop().await, Status::Ok);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_scrape_parse_and_follow_what_the_controller_does() {
+    within(async {
+        let run = Running::start(DEMO, |_| {}).await;
+        run.wait_ready().await;
+        let first = run.metrics().await;
+        for (name, kind) in [
+            ("mcp_access_reconcile_total", "counter"),
+            ("mcp_access_reconcile_duration_seconds", "histogram"),
+            ("mcp_access_last_success_timestamp_seconds", "gauge"),
+            ("mcp_access_changes_applied_total", "counter"),
+            ("mcp_access_pending_changes", "gauge"),
+            ("mcp_access_managed_links", "gauge"),
+            ("mcp_access_unmanaged_grants", "gauge"),
+            ("mcp_access_api_requests_total", "counter"),
+            ("mcp_access_api_retries_total", "counter"),
+            ("mcp_access_consecutive_failures", "gauge"),
+            ("mcp_access_build_info", "gauge"),
+        ] {
+            assert_eq!(
+                first.types.get(name).map(String::as_str),
+                Some(kind),
+                "{name}"
+            );
+        }
+        let build = format!(
+            "mcp_access_build_info{{version=\"{}\"}}",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!((first.value(&build) - 1.0).abs() < f64::EPSILON);
+        // The first reconcile created 2 policies and 4 links.
+        assert!((first.value("mcp_access_changes_applied_total{action=\"create\"}") - 2.0).abs() < f64::EPSILON);
+        assert!((first.value("mcp_access_changes_applied_total{action=\"attach\"}") - 4.0).abs() < f64::EPSILON);
+        assert!(
+            (first.value(
+                "mcp_access_api_requests_total{method=\"POST\",endpoint=\"policies\",status=\"201\"}"
+            ) - 2.0)
+                .abs()
+                < f64::EPSILON
+        );
+        assert!(
+            first.value("mcp_access_api_requests_total{method=\"GET\",endpoint=\"apps\",status=\"200\"}")
+                >= 1.0
+        );
+        assert!((first.value("mcp_access_managed_links") - 4.0).abs() < f64::EPSILON);
+        // The demo account's `Legacy CI token grant`.
+        assert!((first.value("mcp_access_unmanaged_grants") - 1.0).abs() < f64::EPSILON);
+        assert!(first.value("mcp_access_consecutive_failures") == 0.0);
+        let successes = first.value("mcp_access_reconcile_total{result=\"success\"}");
+        assert!(successes >= 1.0);
+        assert!(first.value("mcp_access_reconcile_duration_seconds_count") >= successes);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let last = first.value("mcp_access_last_success_timestamp_seconds");
+        assert!(last > now - 60.0 && last <= now + 1.0, "{last} vs {now}");
+
+        // Later ticks: more successes, a newer timestamp, no drift.
+        eventually("two more reconciles", || async {
+            run.metric("mcp_access_reconcile_total{result=\"success\"}").await >= successes + 2.0
+        })
+        .await;
+        let later = run.metrics().await;
+        assert!(later.value("mcp_access_last_success_timestamp_seconds") > last);
+        assert!(later.value("mcp_access_pending_changes") == 0.0);
+
+        // A hand edit of a managed policy: drift found, an update applied.
+        let policy = managed_policies(&run.sim)[0]["id"].as_str().unwrap().to_owned();
+        run.sim.edit_policy(&policy, |p| {
+            p.insert("decision".into(), serde_json::json!("bypass"));
+        });
+        eventually("the policy is put back and counted", || async {
+            run.metric("mcp_access_changes_applied_total{action=\"update\"}").await >= 1.0
+        })
+        .await;
+        assert_eq!(run.sim.policy(&policy).unwrap()["decision"], "non_identity");
+        assert_eq!(run.stop().await, Status::Ok);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_back_off_exponentially_up_to_the_interval_then_the_schedule_resumes() {
+    within(Box::pin(async {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.yaml");
+        write_manifest(&path, DEMO);
+        let mut opts = options(path);
+        opts.interval = Duration::from_secs(1);
+        opts.backoff_base = Duration::from_millis(100);
+        let mut controller = Controller::new(opts, api(&sim), None);
+        let cancel = CancellationToken::new();
+        assert!(controller.reconcile_once(&cancel).await.result.is_ok());
+
+        sim.set_faults(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        });
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let tick = controller.reconcile_once(&cancel).await;
+            assert!(
+                matches!(tick.result, Err(mcp_access::Error::Api(_))),
+                "{:?}",
+                tick.result
+            );
+            waits.push(tick.requeue_after.as_millis());
+        }
+        assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
+
+        sim.set_faults(Faults::default());
+        let tick = controller.reconcile_once(&cancel).await;
+        assert!(tick.result.is_ok());
+        assert_eq!(tick.requeue_after, Duration::from_secs(1));
+        let scrape = Scrape::parse(&controller.state().metrics.encode());
+        assert!(scrape.value("mcp_access_consecutive_failures") == 0.0);
+        assert!(
+            (scrape.value("mcp_access_reconcile_total{result=\"api_error\"}") - 6.0).abs()
+                < f64::EPSILON
+        );
+        sim.shutdown().await;
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_going_down_and_coming_back_shows_backoff_then_recovery_in_metrics() {
+    within(async {
+        let run = Running::start(DEMO, |o| {
+            o.interval = Duration::from_secs(1);
+            o.backoff_base = Duration::from_millis(100);
+            o.api_retry_deadline = Duration::from_millis(700);
+        })
+        .await;
+        run.wait_ready().await;
+        let successes = run
+            .metric("mcp_access_reconcile_total{result=\"success\"}")
+            .await;
+
+        run.sim.set_faults(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        });
+        eventually("failures pile up", || async {
+            run.metric("mcp_access_consecutive_failures").await >= 3.0
+        })
+        .await;
+        assert_eq!(run.status("/readyz").await, 503);
+        assert_eq!(run.status("/healthz").await, 200);
+        let down = run.metrics().await;
+        let server_errors: f64 = down
+            .samples
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("mcp_access_api_requests_total{")
+                    && ["500", "502", "503"]
+                        .iter()
+                        .any(|s| k.contains(&format!("status=\"{s}\"")))
+            })
+            .map(|(_, v)| v)
+            .sum();
+        assert!(server_errors >= 3.0, "{server_errors}");
+        assert!(down.value("mcp_access_api_retries_total") >= 1.0);
+        assert!(down.value("mcp_access_reconcile_total{result=\"api_error\"}") >= 3.0);
+
+        run.sim.set_faults(Faults::default());
+        eventually("recovered", || async {
+            run.metric("mcp_access_consecutive_failures").await == 0.0
+        })
+        .await;
+        run.wait_ready().await;
+        let up = run.metrics().await;
+        assert!(up.value("mcp_access_reconcile_total{result=\"success\"}") > successes);
+        assert_eq!(run.stop().await, Status::Ok);
+    })
+    .await;
+}
+
+/// The binary under test, as a child that is killed if the test fails.
+#[cfg(unix)]
+mod binary {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, ExitStatus, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use mcp_access::sim::Simulator;
+
+    pub struct Process {
+        child: Child,
+        stderr: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Process {
+        pub fn run(sim: &Simulator, manifest: &std::path::Path, extra: &[&str]) -> Self {
+            // MCP_ACCESS_BIN: when worktrees share a target dir, the uplifted binary
+            // may be another checkout's; point this at the right one.
+            let bin = std::env::var("MCP_ACCESS_BIN")
+                .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcp-access").to_owned());
+            let mut child = Command::new(bin)
+                .env_clear()
+                .env("CLOUDFLARE_API_BASE_URL", sim.base_url())
+                .env("CLOUDFLARE_ACCOUNT_ID", sim.account_id())
+                .env("CLOUDFLARE_API_TOKEN", sim.token())
+                .env("NO_COLOR", "1")
+                .args(["run", "--log-format", "json", "--listen", "127.0.0.1:0"])
+                .args(["--interval", "1h", "-f"])
+                .arg(manifest)
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stderr = Arc::new(Mutex::new(Vec::new()));
+            let pipe = child.stderr.take().unwrap();
+            let lines = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+            Self { child, stderr }
+        }
+
+        pub fn logs(&self) -> Vec<String> {
+            self.stderr.lock().unwrap().clone()
+        }
+
+        pub fn signal(&self, name: &str) {
+            let status = Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(self.child.id().to_string())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+
+        /// Waits up to `limit` for the exit.
+        pub async fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+            let deadline = tokio::time::Instant::now() + limit;
+            loop {
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    return Some(status);
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
+    impl Drop for Process {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_an_apply_finishes_the_writes_in_flight_and_exits_0() {
+    within(async {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        sim.set_faults(Faults {
+            latency: Duration::from_millis(300),
+            ..Faults::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.yaml");
+        write_manifest(&path, DEMO);
+        let mut process = binary::Process::run(&sim, &path, &[]);
+
+        // The policies are created first; the app changes start right after.
+        eventually("the apply has begun", || async {
+            sim.writes().iter().any(|w| w.method == "POST")
+        })
+        .await;
+        process.signal("TERM");
+        let status = process
+            .exit_within(Duration::from_secs(10))
+            .await
+            .expect("exits within the grace period");
+        assert_eq!(status.code(), Some(0), "{:#?}", process.logs());
+
+        // Every request finished with an answer: nothing was cut off mid-flight.
+        let journal = sim.journal();
+        assert!(
+            journal.iter().all(|e| (200..300).contains(&e.status)),
+            "{journal:#?}"
+        );
+        // Each app read-modify-write that began was completed by its PUT.
+        let app_gets = journal
+            .iter()
+            .filter(|e| e.method == "GET" && e.path.contains("/access/apps/"))
+            .count();
+        let app_puts = journal.iter().filter(|e| e.method == "PUT").count();
+        assert_eq!(app_gets, app_puts, "{journal:#?}");
+        // The stop happened mid-run: not every app was changed.
+        let logs = process.logs();
+        assert!(
+            logs.iter().any(|l| l.contains("\"result\":\"cancelled\"")),
+            "{logs:#?}"
+        );
+        assert!(logs.iter().any(|l| l.contains("SIGTERM")), "{logs:#?}");
+        let token = sim.token().to_owned();
+        assert!(logs.iter().all(|l| !l.contains(&token)), "token leaked");
+        for line in &logs {
+            serde_json::from_str::<Value>(line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        }
+
+        // Consistent: no app links a missing policy, exactly one policy per server, and
+        // the next reconcile finishes the job without creating anything again.
+        let ids: Vec<String> = sim
+            .policies()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        for app in sim.apps() {
+            for link in app["policies"].as_array().unwrap() {
+                assert!(ids.iter().any(|id| link["id"] == id.as_str()), "{app}");
+            }
+        }
+        assert_eq!(managed_policies(&sim).len(), 2);
+        sim.set_faults(Faults::default());
+        sim.clear_journal();
+        let mut once = binary::Process::run(&sim, &path, &["--once"]);
+        let status = once.exit_within(Duration::from_secs(20)).await.unwrap();
+        assert_eq!(status.code(), Some(0), "{:#?}", once.logs());
+        assert!(sim.writes().iter().all(|w| w.method != "POST"));
+        assert_eq!(managed_policies(&sim).len(), 2);
+        sim.shutdown().await;
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once() {
+    within(async {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        // Reads so slow that the first signal has to wait for them.
+        sim.set_faults(Faults {
+            latency: Duration::from_secs(20),
+            ..Faults::default()
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.yaml");
+        write_manifest(&path, DEMO);
+        let mut process = binary::Process::run(&sim, &path, &[]);
+        eventually(
+            "the ops server is up (handlers are installed before)",
+            || async {
+                process
+                    .logs()
+                    .iter()
+                    .any(|l| l.contains("ops server listening"))
+            },
+        )
+        .await;
+        process.signal("TERM");
+        assert!(
+            process
+                .exit_within(Duration::from_millis(500))
+                .await
+                .is_none(),
+            "the first signal waits for the reconcile in flight"
+        );
+        process.signal("INT");
+        let status = process
+            .exit_within(Duration::from_secs(3))
+            .await
+            .expect("the second signal exits at once");
+        assert_eq!(status.code(), Some(130));
+        sim.shutdown().await;
+    })
+    .await;
+}
