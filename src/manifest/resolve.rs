@@ -273,22 +273,22 @@ impl<'a> Index<'a> {
     /// The one app `r` names, or a problem (not found, with suggestions; ambiguous,
     /// with the candidates).
     fn find(&self, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> Option<&'a App> {
-        let (found, candidates): (Vec<&App>, Vec<&str>) = match &r.value {
-            AppRef::Uid(uid) => (
-                self.inventory.app(uid).into_iter().collect(),
-                self.inventory.apps().iter().map(App::uid).collect(),
-            ),
-            AppRef::Name(name) => (
-                self.by_name.get(name.as_str()).cloned().unwrap_or_default(),
-                self.by_name.keys().copied().collect(),
-            ),
-            AppRef::Domain(domain) => (
-                self.by_domain
-                    .get(domain.as_str())
-                    .cloned()
-                    .unwrap_or_default(),
-                self.by_domain.keys().map(String::as_str).collect(),
-            ),
+        let found: Vec<&App> = match &r.value {
+            AppRef::Uid(uid) => self.inventory.app(uid).into_iter().collect(),
+            AppRef::Name(name) => self.by_name.get(name.as_str()).cloned().unwrap_or_default(),
+            AppRef::Domain(domain) => self
+                .by_domain
+                .get(domain.as_str())
+                .cloned()
+                .unwrap_or_default(),
+        };
+        // Suggestions scan every app: only worth it for a reference that failed.
+        let candidates = || -> Vec<&str> {
+            match &r.value {
+                AppRef::Uid(_) => self.inventory.apps().iter().map(App::uid).collect(),
+                AppRef::Name(_) => self.by_name.keys().copied().collect(),
+                AppRef::Domain(_) => self.by_domain.keys().map(String::as_str).collect(),
+            }
         };
         match found.as_slice() {
             [one] => Some(*one),
@@ -296,7 +296,7 @@ impl<'a> Index<'a> {
                 let typed = match &r.value {
                     AppRef::Name(s) | AppRef::Domain(s) | AppRef::Uid(s) => s,
                 };
-                let mut candidates = candidates;
+                let mut candidates = candidates();
                 candidates.sort_unstable();
                 // The suggestion goes in the message so plain-text output keeps it.
                 let guess = suggest(typed, candidates).map(|s| match &r.value {
