@@ -235,9 +235,14 @@ async fn unmanaged_and_other_owner_policies_and_every_app_field_are_untouched() 
                 .push(json!({"id": other, "precedence": 9}));
         });
         // A field Cloudflare might add one day, on an app the reconcile PUTs.
-        account.sim.edit_app(&account.app_id("Internal API"), |app| {
-            app.insert("future_setting".into(), json!({"enabled": true, "level": 3}));
-        });
+        account
+            .sim
+            .edit_app(&account.app_id("Internal API"), |app| {
+                app.insert(
+                    "future_setting".into(),
+                    json!({"enabled": true, "level": 3}),
+                );
+            });
         let policies_before: Vec<Value> = account
             .sim
             .policies()
