@@ -637,3 +637,57 @@ fn sim_serve_runs_standalone_and_the_cli_reconciles_against_it() {
     let _ = server.0.kill();
     assert!(server.0.wait().is_ok());
 }
+
+#[test]
+fn sim_serve_loads_a_seed_file_and_refuses_bad_input() {
+    let seed = tempfile::Builder::new().suffix(".json").tempfile().unwrap();
+    std::fs::write(
+        seed.path(),
+        r#"{"apps": [{"name": "only", "type": "self_hosted", "domain": "only.example.com"}]}"#,
+    )
+    .unwrap();
+    let (_server, env) = sim_serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        seed.path().to_str().unwrap(),
+    ]);
+    let base = &env["CLOUDFLARE_API_BASE_URL"];
+    let account = &env["CLOUDFLARE_ACCOUNT_ID"];
+    let apps: Value = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(within(async {
+            reqwest::Client::new()
+                .get(format!("{base}/accounts/{account}/access/apps"))
+                .bearer_auth(&env["CLOUDFLARE_API_TOKEN"])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        }));
+    assert_eq!(apps["result"][0]["name"], "only");
+    assert_eq!(apps["result_info"]["total_count"], 1);
+
+    std::fs::write(
+        seed.path(),
+        r#"{"apps": [{"name": "x", "type": "self_hosted"}]}"#,
+    )
+    .unwrap();
+    for (args, needle) in [
+        (vec!["--seed", seed.path().to_str().unwrap()], "domain"),
+        (vec!["--faults", "error=2"], "--faults"),
+        (vec!["--rate-limit", "often"], "rate"),
+    ] {
+        assert_cmd::Command::cargo_bin("mcp-access")
+            .unwrap()
+            .env_clear()
+            .args(["sim", "serve", "--listen", "127.0.0.1:0"])
+            .args(&args)
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains(needle));
+    }
+}
