@@ -7,14 +7,39 @@ on the Access API says otherwise).
 
 Configured by the variables `sim serve` prints: CLOUDFLARE_API_BASE_URL,
 CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN. Expects the built-in demo account and a
-small `--apps-page-cap`, so that listing apps takes several pages.
+small `--apps-page-cap`, so that listing apps takes several pages. With `--rate-limited`,
+expects `--rate-limit 3/2s` and checks the SDK's handling of the 429 instead.
 """
 
 import os
 import sys
+import time
 
 import cloudflare
 from cloudflare import Cloudflare
+
+
+def rate_limited(cf: Cloudflare, account_id: str) -> int:
+    """Against `sim serve --rate-limit 3/2s`: the SDK's own retries read the 429, its
+    Retry-After and its error envelope, and get through once the window reopens."""
+    access = cf.with_options(max_retries=0).zero_trust.access
+    for _ in range(3):
+        access.policies.list(account_id=account_id).result
+    try:
+        access.policies.list(account_id=account_id).result
+    except cloudflare.RateLimitError as e:
+        assert e.response.headers.get("retry-after"), e.response.headers
+        assert "971" in str(e) or "throttling" in str(e), e
+    else:
+        raise AssertionError("the 4th request in the window should be refused")
+    started = time.monotonic()
+    patient = cf.with_options(max_retries=3).zero_trust.access
+    policies = list(patient.policies.list(account_id=account_id))
+    waited = time.monotonic() - started
+    assert policies, "listed after waiting"
+    assert waited >= 0.5, f"the SDK should have waited for Retry-After, took {waited:.2f}s"
+    print(f"OK: the SDK waited {waited:.1f}s for Retry-After and got through")
+    return 0
 
 
 def main() -> int:
@@ -25,6 +50,8 @@ def main() -> int:
     cf = Cloudflare(api_token=token, base_url=base_url, max_retries=0, timeout=10)
     access = cf.zero_trust.access
     print(f"cloudflare {cloudflare.__version__} against {base_url}")
+    if "--rate-limited" in sys.argv[1:]:
+        return rate_limited(cf, account_id)
 
     # --- apps: auto-paging over a capped page size --------------------------------------
     first = access.applications.list(account_id=account_id, per_page=50)

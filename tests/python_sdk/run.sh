@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the simulator with the official Cloudflare Python SDK: builds mcp-access,
-# starts `mcp-access sim serve` on a free loopback port with a small apps page cap,
-# runs check_sim.py against it, and stops the server.
+# starts `mcp-access sim serve` on free loopback ports (one with a small apps page cap,
+# one with a tiny rate limit), runs check_sim.py against each, and stops the servers.
 #
 # PYTHON (default: python3) must have the packages of requirements.txt installed;
 # .ci/run installs them in a virtualenv and sets PYTHON.
@@ -10,12 +10,12 @@ cd "$(dirname "$0")/../.."
 
 PYTHON="${PYTHON:-python3}"
 work="$(mktemp -d)"
-server_pid=""
+server_pids=()
 cleanup() {
-    if [[ -n "$server_pid" ]]; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    for pid in "${server_pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -29,26 +29,26 @@ for line in sys.stdin:
         print(m["executable"])')"
 cp "$bin" "$work/mcp-access"
 
-"$work/mcp-access" sim serve --listen 127.0.0.1:0 --apps-page-cap 2 \
-    >"$work/serve.out" 2>"$work/serve.err" &
-server_pid=$!
-
-# sim serve prints `export NAME=value` lines once it listens.
-for _ in $(seq 1 100); do
-    if grep -q '^export CLOUDFLARE_API_TOKEN=' "$work/serve.out"; then break; fi
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-        echo "sim serve exited:" >&2
-        cat "$work/serve.err" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-grep -q '^export CLOUDFLARE_API_TOKEN=' "$work/serve.out" || {
-    echo "sim serve did not start in time" >&2
-    cat "$work/serve.err" >&2
+# start_server NAME ARGS...: starts `sim serve ARGS` and waits for the `export NAME=value`
+# lines it prints once it listens (kept in $work/NAME.out).
+start_server() {
+    local name="$1"
+    shift
+    "$work/mcp-access" sim serve --listen 127.0.0.1:0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    server_pids+=("$!")
+    for _ in $(seq 1 100); do
+        if grep -q '^export CLOUDFLARE_API_TOKEN=' "$work/$name.out"; then return 0; fi
+        sleep 0.1
+    done
+    echo "sim serve $* did not start:" >&2
+    cat "$work/$name.err" >&2
     exit 1
 }
-# shellcheck disable=SC1090
-source <(grep '^export ' "$work/serve.out")
 
-"$PYTHON" tests/python_sdk/check_sim.py
+start_server paged --apps-page-cap 2
+start_server limited --rate-limit 3/2s
+
+# shellcheck disable=SC1090
+(source <(grep '^export ' "$work/paged.out") && "$PYTHON" tests/python_sdk/check_sim.py)
+# shellcheck disable=SC1090
+(source <(grep '^export ' "$work/limited.out") && "$PYTHON" tests/python_sdk/check_sim.py --rate-limited)
