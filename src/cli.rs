@@ -2,6 +2,7 @@
 //! [`Config`] of real types (token as a secret, durations parsed, URL checked) before
 //! any work starts.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use secrecy::SecretString;
 use crate::cloudflare::{DEFAULT_BASE_URL, Rate};
 use crate::output::OutputFormat;
 use crate::safety::{Safety, SafetyArgs};
+use crate::sim::{Faults, RateLimit, Seed, SimConfig};
 
 /// Reconcile Cloudflare Access "Linked App Token" policies: which MCP servers may call
 /// which internal apps with the user's identity.
@@ -55,12 +57,18 @@ struct GlobalArgs {
     /// Timeout of one API request.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, global = true)]
     request_timeout: Duration,
-    /// Sustained client-side request rate (the account allows 1200/300s in total).
-    #[arg(long, default_value = "1000/300s", global = true)]
-    rate_limit: Rate,
+    /// Sustained client-side request rate, default 1000/300s (the account allows
+    /// 1200/300s in total). For `sim serve`: the simulated account's limit, default
+    /// 1200/300s.
+    #[arg(long, value_name = "REQUESTS/DURATION", global = true)]
+    rate_limit: Option<Rate>,
     /// Requests allowed in a burst before the sustained rate applies.
     #[arg(long, default_value_t = 200, global = true)]
     burst: u32,
+    /// Total time one API request may spend retrying, waits included (long enough to
+    /// wait out a 5-minute rate-limit block).
+    #[arg(long, default_value = "6m", value_parser = humantime::parse_duration, global = true)]
+    retry_deadline: Duration,
 }
 
 /// Log output format.
@@ -160,6 +168,9 @@ enum CommandArgs {
     /// Keep the account in sync: reconcile now and every interval, serving /healthz,
     /// /readyz and /metrics; stop gracefully on SIGTERM or SIGINT.
     Run(RunArgs),
+    /// The Cloudflare Access API simulator.
+    #[command(subcommand)]
+    Sim(SimArgs),
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +194,39 @@ struct RunArgs {
     grace_period: Duration,
     #[command(flatten)]
     safety: crate::safety::SafetyArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum SimArgs {
+    /// Serve a simulated account until Ctrl-C; point `--api-url` (or
+    /// `CLOUDFLARE_API_BASE_URL`) at the URL it prints. `--account-id` and
+    /// `--rate-limit` set the simulated account's id and limit.
+    Serve(SimServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct SimServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// JSON fixture `{"apps": [...], "policies": [...]}`; default: the demo account.
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// The bearer token the simulator accepts.
+    #[arg(long, value_name = "T", default_value = "sim-token")]
+    token: String,
+    /// Added to every response (overrides `latency=` in `--faults`).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    latency: Option<Duration>,
+    /// Injected faults, e.g. `jitter=10ms,error=0.1,reset=0.05,lost=0.1,slow=0.02:40s,seed=7`.
+    #[arg(long, value_name = "SPEC", default_value = "")]
+    faults: String,
+    /// Server-side maximum `per_page` when listing apps.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    apps_page_cap: u32,
+    /// Server-side maximum `per_page` when listing policies.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    policies_page_cap: u32,
 }
 
 /// What to do, validated.
@@ -217,6 +261,15 @@ pub enum Command {
     Check(crate::check::command::CheckArgs),
     /// `run`.
     Run(crate::controller::RunOptions),
+    /// `sim serve`.
+    SimServe {
+        /// Where to listen.
+        listen: SocketAddr,
+        /// How the simulator behaves.
+        config: Box<SimConfig>,
+        /// What the account holds at start.
+        seed: Seed,
+    },
 }
 
 /// How to reach the API.
@@ -236,6 +289,8 @@ pub struct ApiSettings {
     pub rate: Rate,
     /// Client-side burst.
     pub burst: u32,
+    /// Total retry time of one request.
+    pub retry_deadline: Duration,
 }
 
 /// The validated configuration of one invocation.
@@ -326,6 +381,10 @@ impl CommandArgs {
                 format: output,
                 fail_on_undeclared,
             }),
+            // Needs the global options; handled in `into_config`.
+            CommandArgs::Sim(SimArgs::Serve(_)) => {
+                unreachable!("sim serve is built in into_config")
+            }
             CommandArgs::Run(r) => Command::Run(crate::controller::RunOptions {
                 files: r.manifests.files,
                 interval: r.interval,
@@ -373,7 +432,14 @@ impl Cli {
         if let Some(owner) = &g.owner {
             crate::manifest::validate_owner(owner).map_err(|e| format!("--owner: {e}"))?;
         }
-        let (command, output, safety) = self.command.into_command();
+        let (command, output, safety) = match self.command {
+            CommandArgs::Sim(SimArgs::Serve(args)) => (
+                sim_serve(args, g.account_id.as_deref(), g.rate_limit)?,
+                OutputFormat::Text,
+                Safety::default(),
+            ),
+            other => other.into_command(),
+        };
         if let Command::Run(run) = &command {
             if run.interval < Duration::from_secs(1) {
                 return Err("--interval must be at least 1s".into());
@@ -395,8 +461,12 @@ impl Cli {
                 token,
                 concurrency: g.concurrency,
                 request_timeout: g.request_timeout,
-                rate: g.rate_limit,
+                rate: g.rate_limit.unwrap_or(Rate {
+                    requests: 1000,
+                    per: Duration::from_secs(300),
+                }),
                 burst: g.burst,
+                retry_deadline: g.retry_deadline,
             },
             owner: g.owner,
             exit_code: g.exit_code,
@@ -406,4 +476,48 @@ impl Cli {
             safety,
         })
     }
+}
+
+/// Validates `sim serve`: reads the seed, parses the faults.
+fn sim_serve(
+    args: SimServeArgs,
+    account_id: Option<&str>,
+    rate: Option<Rate>,
+) -> Result<Command, String> {
+    let seed = match &args.seed {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --seed {}: {e}", path.display()))?;
+            Seed::from_json(&text).map_err(|e| format!("--seed {}: {e}", path.display()))?
+        }
+        None => Seed::demo(),
+    };
+    let mut faults: Faults = args.faults.parse().map_err(|e| format!("--faults: {e}"))?;
+    if let Some(latency) = args.latency {
+        faults.latency = latency;
+    }
+    if args.token.trim().is_empty() {
+        return Err("--token must not be empty".into());
+    }
+    let mut config = SimConfig {
+        token: args.token,
+        apps_page_cap: args.apps_page_cap as usize,
+        policies_page_cap: args.policies_page_cap as usize,
+        faults,
+        ..SimConfig::default()
+    };
+    if let Some(account_id) = account_id.map(str::trim).filter(|a| !a.is_empty()) {
+        account_id.clone_into(&mut config.account_id);
+    }
+    if let Some(rate) = rate {
+        config.rate_limit = Some(RateLimit {
+            requests: rate.requests,
+            window: rate.per,
+        });
+    }
+    Ok(Command::SimServe {
+        listen: args.listen,
+        config: Box::new(config),
+        seed,
+    })
 }

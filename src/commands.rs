@@ -66,7 +66,57 @@ pub async fn run(config: Config) -> Result<Status, Error> {
         Command::Run(options) => {
             crate::controller::run(options, &config.api, config.owner.as_deref()).await
         }
+        Command::SimServe {
+            listen,
+            config,
+            seed,
+        } => sim_serve(*listen, (**config).clone(), seed.clone()).await,
     }
+}
+
+/// `mcp-access sim serve`: a simulated account on `listen` until Ctrl-C (or SIGTERM).
+async fn sim_serve(
+    listen: std::net::SocketAddr,
+    config: SimConfig,
+    seed: Seed,
+) -> Result<Status, Error> {
+    let sim = Simulator::bind(config, seed, listen)
+        .await
+        .map_err(|e| Error::Config(format!("cannot start the simulator: {e}")))?;
+    let mut out = anstream::stdout();
+    writeln!(
+        out,
+        "Simulated Cloudflare Access API at {} ({} apps, {} policies). Point mcp-access at it:\n\
+         export CLOUDFLARE_API_BASE_URL={}\n\
+         export CLOUDFLARE_ACCOUNT_ID={}\n\
+         export CLOUDFLARE_API_TOKEN={}\n\
+         Press Ctrl-C to stop.",
+        sim.base_url(),
+        sim.apps().len(),
+        sim.policies().len(),
+        sim.base_url(),
+        sim.account_id(),
+        sim.token(),
+    )?;
+    out.flush()?;
+    sim.run_until(shutdown_signal()).await;
+    Ok(Status::Ok)
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix (how scripts and containers stop a server).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn validate(files: &[std::path::PathBuf]) -> Result<Status, Error> {
@@ -126,6 +176,7 @@ pub(crate) fn client_config(
     config.request_timeout = api.request_timeout;
     config.rate = api.rate;
     config.burst = api.burst;
+    config.retry_deadline = api.retry_deadline;
     config
 }
 
@@ -173,6 +224,7 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
         request_timeout: std::time::Duration::from_secs(10),
         rate: "1000/300s".parse().map_err(Error::Config)?,
         burst: 200,
+        retry_deadline: std::time::Duration::from_secs(60),
     };
     api.concurrency = 4;
     let client = client_for(&api, &manifest)?;

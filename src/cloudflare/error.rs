@@ -47,7 +47,8 @@ pub enum Error {
     },
     /// Retries stopped because the next wait would pass the deadline.
     #[error(
-        "{request}: gave up after {attempts} attempts within the {deadline:?} deadline; last error: {last}"
+        "{request}: gave up after {attempts} attempt(s) within the {} retry deadline; last error: {last}",
+        humantime::format_duration(*.deadline)
     )]
     DeadlineExceeded {
         /// `METHOD /path`.
