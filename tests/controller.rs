@@ -45,6 +45,7 @@ fn api(sim: &Simulator) -> ApiSettings {
         request_timeout: Duration::from_secs(5),
         rate: "1000/300s".parse().unwrap(),
         burst: 200,
+        retry_deadline: Duration::from_secs(10),
     }
 }
 
