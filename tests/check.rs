@@ -444,17 +444,18 @@ async fn the_text_report_groups_by_server_and_names_policies_and_conditions() {
             "6 pair(s): 5 granted, 1 depending on the request, 0 blocked; 0 declared but missing, 2 granted but not declared."
         ), "{text}");
 
-        // The examples in docs/check.md are this report, verbatim.
-        let docs = include_str!("../docs/check.md");
+        // The examples in the README's check section are this report, verbatim.
+        let readme = include_str!("../README.md");
+        let docs = &readme[readme.find("## Who can reach what").expect("the README has a check section")..];
         let block = |fence: &str| {
             let start = docs.find(fence).unwrap() + fence.len();
             docs[start..start + docs[start..].find("```").unwrap()].to_owned()
         };
-        assert_eq!(block("```text\n"), text, "docs/check.md text example");
+        assert_eq!(block("```text\n"), text, "README check text example");
         let md_example = block("```mermaid\n");
         assert!(
             render(&report, Format::Markdown).contains(&md_example),
-            "docs/check.md mermaid example:\n{md_example}"
+            "README check mermaid example:\n{md_example}"
         );
 
     })
