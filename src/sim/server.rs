@@ -445,16 +445,16 @@ fn dispatch(
             return ok(200, json!({"id": id, "status": "active"}), None);
         }
         Route::Apps if method == Method::GET => {
-            let apps = lock(&sim.store).apps();
-            return paginate(apps, query, APPS_DEFAULT_PER_PAGE, sim.apps_page_cap);
+            return paginate(query, APPS_DEFAULT_PER_PAGE, sim.apps_page_cap, |range| {
+                lock(&sim.store).apps_page(range)
+            });
         }
         Route::Policies if method == Method::GET => {
-            let policies = lock(&sim.store).policies();
             return paginate(
-                policies,
                 query,
                 POLICIES_DEFAULT_PER_PAGE,
                 sim.policies_page_cap,
+                |range| lock(&sim.store).policies_page(range),
             );
         }
         Route::App(id) if method == Method::GET => lock(&sim.store)
@@ -504,11 +504,13 @@ fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
 /// NOTE: "the server may give fewer items per page than asked": `per_page` is capped
 /// and the effective value is what `result_info` reports. "A page past the end returns
 /// 200 with `result: []`."
+/// One page of a list. `page_of` renders only the items in the range asked for and
+/// returns them with the total count, so a large account costs one page per request.
 fn paginate(
-    items: Vec<Value>,
     query: Option<&str>,
     default_per_page: usize,
     cap: usize,
+    page_of: impl FnOnce(std::ops::Range<usize>) -> (Vec<Value>, usize),
 ) -> Response {
     let mut page = 1usize;
     let mut per_page = default_per_page;
@@ -533,9 +535,8 @@ fn paginate(
         }
     }
     let per_page = per_page.min(cap);
-    let total = items.len();
     let start = (page - 1).saturating_mul(per_page);
-    let result: Vec<Value> = items.into_iter().skip(start).take(per_page).collect();
+    let (result, total) = page_of(start..start.saturating_add(per_page));
     let info = json!({
         "page": page,
         "per_page": per_page,

@@ -5,6 +5,8 @@
 //! they are expanded to full policy objects only when rendered. Policies are stored
 //! without a meaningful `app_count`; it is computed when rendered, so it is always right.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -114,12 +116,29 @@ impl Store {
         self.apps.iter().find(|a| str_of(a, "id") == Some(id))
     }
 
+    /// Indexes for rendering many objects at once: policy positions by id and how many
+    /// apps link each policy. One pass over the account instead of one per link.
+    fn render_index(&self) -> RenderIndex<'_> {
+        let mut app_counts: HashMap<String, usize> = HashMap::new();
+        for app in &self.apps {
+            for (id, _) in links(app) {
+                *app_counts.entry(id).or_default() += 1;
+            }
+        }
+        let policies = self
+            .policies
+            .iter()
+            .filter_map(|p| Some((str_of(p, "id")?, p)))
+            .collect();
+        RenderIndex {
+            policies,
+            app_counts,
+        }
+    }
+
     /// A policy as the API returns it, `app_count` filled in.
     pub fn render_policy(&self, policy: &Map<String, Value>) -> Value {
-        let mut out = policy.clone();
-        let id = str_of(policy, "id").unwrap_or_default();
-        out.insert("app_count".to_owned(), json!(self.app_count(id)));
-        Value::Object(out)
+        render_policy(policy, self.app_count(str_of(policy, "id").unwrap_or_default()))
     }
 
     /// An app as the API returns it: `policies` expanded to full policy objects, each with
@@ -128,27 +147,28 @@ impl Store {
     /// NOTE: "GET returns `policies` as full expanded policy objects, each with
     /// `precedence`" and "The list is in ascending order of precedence."
     pub fn render_app(&self, app: &Map<String, Value>) -> Value {
-        let mut out = app.clone();
-        let mut expanded: Vec<(u64, Value)> = links(app)
-            .into_iter()
-            .filter_map(|(id, precedence)| {
-                let Value::Object(mut p) = self.render_policy(self.policy_map(&id)?) else {
-                    return None;
-                };
-                p.insert("precedence".to_owned(), json!(precedence));
-                Some((precedence, Value::Object(p)))
-            })
-            .collect();
-        expanded.sort_by_key(|(precedence, _)| *precedence);
-        out.insert(
-            "policies".to_owned(),
-            Value::Array(expanded.into_iter().map(|(_, p)| p).collect()),
-        );
-        Value::Object(out)
+        self.render_index().app(app)
     }
 
     pub fn apps(&self) -> Vec<Value> {
-        self.apps.iter().map(|a| self.render_app(a)).collect()
+        let index = self.render_index();
+        self.apps.iter().map(|a| index.app(a)).collect()
+    }
+
+    /// The apps in `range` (creation order), rendered, and the total number of apps.
+    pub fn apps_page(&self, range: std::ops::Range<usize>) -> (Vec<Value>, usize) {
+        let index = self.render_index();
+        let end = range.end.min(self.apps.len());
+        let page = self.apps.get(range.start..end).unwrap_or_default();
+        (page.iter().map(|a| index.app(a)).collect(), self.apps.len())
+    }
+
+    /// The policies in `range`, rendered, and the total number of policies.
+    pub fn policies_page(&self, range: std::ops::Range<usize>) -> (Vec<Value>, usize) {
+        let index = self.render_index();
+        let end = range.end.min(self.policies.len());
+        let page = self.policies.get(range.start..end).unwrap_or_default();
+        (page.iter().map(|p| index.policy(p)).collect(), self.policies.len())
     }
 
     pub fn app(&self, id: &str) -> Option<Value> {
@@ -156,10 +176,8 @@ impl Store {
     }
 
     pub fn policies(&self) -> Vec<Value> {
-        self.policies
-            .iter()
-            .map(|p| self.render_policy(p))
-            .collect()
+        let index = self.render_index();
+        self.policies.iter().map(|p| index.policy(p)).collect()
     }
 
     pub fn policy(&self, id: &str) -> Option<Value> {
@@ -614,6 +632,45 @@ fn links(app: &Map<String, Value>) -> Vec<(String, u64)> {
             ))
         })
         .collect()
+}
+
+/// What rendering needs to look up, built once per request.
+struct RenderIndex<'a> {
+    policies: HashMap<&'a str, &'a Map<String, Value>>,
+    app_counts: HashMap<String, usize>,
+}
+
+impl RenderIndex<'_> {
+    fn policy(&self, policy: &Map<String, Value>) -> Value {
+        let id = str_of(policy, "id").unwrap_or_default();
+        render_policy(policy, self.app_counts.get(id).copied().unwrap_or(0))
+    }
+
+    fn app(&self, app: &Map<String, Value>) -> Value {
+        let mut out = app.clone();
+        let mut expanded: Vec<(u64, Value)> = links(app)
+            .into_iter()
+            .filter_map(|(id, precedence)| {
+                let Value::Object(mut p) = self.policy(self.policies.get(id.as_str())?) else {
+                    return None;
+                };
+                p.insert("precedence".to_owned(), json!(precedence));
+                Some((precedence, Value::Object(p)))
+            })
+            .collect();
+        expanded.sort_by_key(|(precedence, _)| *precedence);
+        out.insert(
+            "policies".to_owned(),
+            Value::Array(expanded.into_iter().map(|(_, p)| p).collect()),
+        );
+        Value::Object(out)
+    }
+}
+
+fn render_policy(policy: &Map<String, Value>, app_count: usize) -> Value {
+    let mut out = policy.clone();
+    out.insert("app_count".to_owned(), json!(app_count));
+    Value::Object(out)
 }
 
 /// A rule is an object naming its kind; a `linked_app_token` rule needs an `app_uid`.
