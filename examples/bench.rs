@@ -5,6 +5,8 @@
 //! ```sh
 //! cargo run --release --example bench                 # full run, as in BENCHMARKS.md
 //! cargo run --release --example bench -- --quick      # smaller account, faster limiter
+//! cargo run --release --example bench -- --only reads  # one group: reads, memory, writes
+//! cargo run --release --example bench -- --latency-ms 0 # the simulator's own overhead
 //! ```
 //!
 //! The simulator runs in this process; peak RSS is measured in a child process that
@@ -319,6 +321,13 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    // `--only reads|memory|writes` runs one group.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let run = |group: &str| only.as_deref().is_none_or(|o| o == group);
     let settings = if quick {
         Settings {
             apps: 2_000,
@@ -345,14 +354,29 @@ fn main() {
             burst: 200,
         }
     };
+    let mut settings = settings;
+    if let Some(ms) = args
+        .iter()
+        .position(|a| a == "--latency-ms")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+    {
+        settings.latency = Duration::from_millis(ms);
+    }
     let mut rows = Vec::new();
     runtime.block_on(async {
-        eprintln!("reads...");
-        read_benchmarks(&settings, &mut rows).await;
-        eprintln!("memory...");
-        memory_benchmark(&settings, &mut rows).await;
-        eprintln!("writes (paced by the rate limiter)...");
-        write_benchmarks(&settings, &mut rows).await;
+        if run("reads") {
+            eprintln!("reads...");
+            read_benchmarks(&settings, &mut rows).await;
+        }
+        if run("memory") {
+            eprintln!("memory...");
+            memory_benchmark(&settings, &mut rows).await;
+        }
+        if run("writes") {
+            eprintln!("writes (paced by the rate limiter)...");
+            write_benchmarks(&settings, &mut rows).await;
+        }
     });
     println!(
         "Simulator latency {} per request.\n",

@@ -81,6 +81,9 @@ impl fmt::Display for ApplyReport {
 /// is never left half-made.
 pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> ApplyReport {
     let mut report = ApplyReport::default();
+    let progress = client.progress();
+    progress.set_message("applying");
+    progress.inc_length(plan.writes() as u64);
     let created = apply_policies(client, plan, cancel, &mut report).await;
     let still_linked = apply_apps(client, plan, &created, cancel, &mut report).await;
     apply_deletes(client, plan, &still_linked, cancel, &mut report).await;
@@ -108,6 +111,7 @@ async fn apply_policies(
         .collect::<Vec<_>>()
         .await;
     for (c, result) in create_results {
+        client.progress().inc(1);
         let what = format!("create policy {:?}", c.body.name);
         match result {
             Ok(id) => {
@@ -141,6 +145,7 @@ async fn apply_policies(
         .collect::<Vec<_>>()
         .await;
     for (u, result) in update_results {
+        client.progress().inc(1);
         let what = format!("update policy {:?} ({})", u.after.name, u.policy_id);
         match result {
             Ok(_) => {
@@ -177,6 +182,7 @@ async fn apply_apps<'p>(
         .await;
     let mut still_linked = HashSet::new();
     for (change, result) in results {
+        client.progress().inc(1);
         let what = format!(
             "update policies of app {:?} ({})",
             change.app.name, change.app.uid
@@ -237,6 +243,7 @@ async fn apply_deletes(
         .collect::<Vec<_>>()
         .await;
     for (d, result) in results {
+        client.progress().inc(1);
         let what = format!("delete policy {:?} ({})", d.policy_name, d.policy_id);
         match result {
             Ok(()) => {

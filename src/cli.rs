@@ -291,6 +291,8 @@ pub struct ApiSettings {
     pub burst: u32,
     /// Total retry time of one request.
     pub retry_deadline: Duration,
+    /// A progress bar on stderr for long reads and applies (drawn only on a terminal).
+    pub progress: bool,
 }
 
 /// The validated configuration of one invocation.
@@ -467,6 +469,7 @@ impl Cli {
                 }),
                 burst: g.burst,
                 retry_deadline: g.retry_deadline,
+                progress: !g.quiet && g.log_format == LogFormat::Text,
             },
             owner: g.owner,
             exit_code: g.exit_code,

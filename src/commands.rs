@@ -177,6 +177,7 @@ pub(crate) fn client_config(
     config.rate = api.rate;
     config.burst = api.burst;
     config.retry_deadline = api.retry_deadline;
+    config.progress = api.progress;
     config
 }
 
@@ -225,6 +226,8 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
         rate: "1000/300s".parse().map_err(Error::Config)?,
         burst: 200,
         retry_deadline: std::time::Duration::from_secs(60),
+        // The demo tells its own story on stdout.
+        progress: false,
     };
     api.concurrency = 4;
     let client = client_for(&api, &manifest)?;

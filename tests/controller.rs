@@ -46,6 +46,7 @@ fn api(sim: &Simulator) -> ApiSettings {
         rate: "1000/300s".parse().unwrap(),
         burst: 200,
         retry_deadline: Duration::from_secs(10),
+        progress: false,
     }
 }
 

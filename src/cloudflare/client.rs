@@ -7,6 +7,7 @@
 //! sustained 1,000 per 5 minutes, so that even a full burst followed by steady traffic
 //! stays under 1,200 in any 5-minute window.
 
+use std::io::IsTerminal;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use futures::{StreamExt, TryStreamExt};
 use governor::{DefaultDirectRateLimiter, Quota};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -76,6 +78,9 @@ pub struct ClientConfig {
     pub burst: u32,
     /// `per_page` asked for when listing (the server may give fewer).
     pub page_size: u32,
+    /// Show a progress bar on stderr for long reads and applies (only drawn when
+    /// stderr is a terminal).
+    pub progress: bool,
 }
 
 impl ClientConfig {
@@ -98,6 +103,7 @@ impl ClientConfig {
             },
             burst: 200,
             page_size: 1000,
+            progress: false,
         }
     }
 }
@@ -123,6 +129,7 @@ struct Inner {
     in_flight: Semaphore,
     limiter: DefaultDirectRateLimiter,
     observer: Option<Arc<dyn ApiObserver>>,
+    progress: ProgressBar,
 }
 
 impl std::fmt::Debug for Client {
@@ -200,6 +207,18 @@ impl Client {
         let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(burst);
+        // Hidden unless asked for and stderr is a terminal: logs and pipes stay clean.
+        let progress = if config.progress && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -207,8 +226,14 @@ impl Client {
                 limiter: DefaultDirectRateLimiter::direct(quota),
                 config,
                 observer,
+                progress,
             }),
         })
+    }
+
+    /// The progress bar long operations advance (hidden when not wanted).
+    pub fn progress(&self) -> &ProgressBar {
+        &self.inner.progress
     }
 
     /// The configuration this client runs with.
@@ -318,7 +343,11 @@ impl Client {
     /// new stops the walk, so a server repeating its last page cannot loop us.
     async fn list_all(&self, path: &str) -> Result<Vec<Value>, Error> {
         let asked = self.inner.config.page_size.max(1);
+        let progress = &self.inner.progress;
+        progress.set_message("reading the account");
+        progress.inc_length(1);
         let first = self.get_page(path, 1, asked).await?;
+        progress.inc(1);
         let mut seen = std::collections::HashSet::new();
         let mut items = Vec::new();
         let first_len = first.0.len();
@@ -338,8 +367,13 @@ impl Client {
             let total = usize::try_from(total).unwrap_or(usize::MAX);
             let pages = total.div_ceil(honoured);
             if pages >= 2 {
+                progress.inc_length((pages - 1) as u64);
                 let fetched: Vec<(Vec<Value>, ResultInfo)> = futures::stream::iter(2..=pages)
-                    .map(|page| self.get_page(path, page, asked))
+                    .map(|page| async move {
+                        let result = self.get_page(path, page, asked).await;
+                        progress.inc(1);
+                        result
+                    })
                     .buffered(self.inner.config.concurrency.max(1))
                     .try_collect()
                     .await?;

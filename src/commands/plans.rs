@@ -25,6 +25,7 @@ pub(super) async fn plan(
     out: Option<&Path>,
 ) -> Result<Status, Error> {
     let (inventory, plan) = reconcile::plan_once(client, manifest, owner).await?;
+    client.progress().finish_and_clear();
     let (plan, checked) = config.safety.guard(plan);
     let mut report = Report::new(plan, inventory.fingerprint(), manifest.digest.clone());
     report.account_id = Some(client.config().account_id.clone());
@@ -55,6 +56,7 @@ pub(super) async fn reconcile(
     let cancel = CancellationToken::new();
     let result =
         reconcile::reconcile_with(client, manifest, options, &config.safety, &cancel).await;
+    client.progress().finish_and_clear();
     let account_id = Some(client.config().account_id.clone());
     match result {
         Ok(outcome) => {
@@ -119,6 +121,7 @@ pub(super) async fn apply_saved(
 ) -> Result<Status, Error> {
     let cancel = CancellationToken::new();
     let result = saved_plan::apply_saved(client, doc, &config.safety, &cancel).await;
+    client.progress().finish_and_clear();
     let mut report = Report::new(
         doc.to_plan(),
         doc.inventory_fingerprint.clone(),

@@ -321,6 +321,8 @@ impl Controller {
         })?;
         let mut config = crate::commands::client_config(&self.api, account_id, token);
         config.retry_deadline = self.options.api_retry_deadline;
+        // A daemon's stderr is a log, not a terminal to draw on.
+        config.progress = false;
         let client = Client::with_observer(config, self.state.metrics.clone())?;
         self.client = Some(client.clone());
         Ok(client)

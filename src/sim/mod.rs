@@ -111,6 +111,13 @@ impl Simulator {
         let shared = Arc::new(Shared::new(config, store));
         let app = server::router(Arc::clone(&shared));
         let cancel = shared.cancel.clone();
+        // NOTE: Cloudflare's edge does not add Nagle delays; without TCP_NODELAY a
+        // response written in two parts can wait for the client's delayed ACK (~40 ms).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned());
             if let Err(e) = serve.await {

@@ -5,7 +5,7 @@
 //! they are expanded to full policy objects only when rendered. Policies are stored
 //! without a meaningful `app_count`; it is computed when rendered, so it is always right.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -116,13 +116,16 @@ impl Store {
         self.apps.iter().find(|a| str_of(a, "id") == Some(id))
     }
 
-    /// Indexes for rendering many objects at once: policy positions by id and how many
-    /// apps link each policy. One pass over the account instead of one per link.
-    fn render_index(&self) -> RenderIndex<'_> {
-        let mut app_counts: HashMap<String, usize> = HashMap::new();
+    /// Indexes for rendering many objects at once: policies by id, and how many apps
+    /// link each policy in `wanted` (every policy when `None`). One pass over the
+    /// links, without allocating, instead of one pass per link.
+    fn render_index(&self, wanted: Option<&HashSet<&str>>) -> RenderIndex<'_> {
+        let mut app_counts: HashMap<&str, usize> = HashMap::new();
         for app in &self.apps {
-            for (id, _) in links(app) {
-                *app_counts.entry(id).or_default() += 1;
+            for id in link_ids(app) {
+                if wanted.is_none_or(|w| w.contains(id)) {
+                    *app_counts.entry(id).or_default() += 1;
+                }
             }
         }
         let policies = self
@@ -147,25 +150,27 @@ impl Store {
     /// NOTE: "GET returns `policies` as full expanded policy objects, each with
     /// `precedence`" and "The list is in ascending order of precedence."
     pub fn render_app(&self, app: &Map<String, Value>) -> Value {
-        self.render_index().app(app)
+        let wanted: HashSet<&str> = link_ids(app).collect();
+        self.render_index(Some(&wanted)).app(app)
     }
 
     pub fn apps(&self) -> Vec<Value> {
-        let index = self.render_index();
+        let index = self.render_index(None);
         self.apps.iter().map(|a| index.app(a)).collect()
     }
 
     /// The apps in `range` (creation order), rendered, and the total number of apps.
     pub fn apps_page(&self, range: std::ops::Range<usize>) -> (Vec<Value>, usize) {
-        let index = self.render_index();
         let end = range.end.min(self.apps.len());
         let page = self.apps.get(range.start..end).unwrap_or_default();
+        let wanted: HashSet<&str> = page.iter().flat_map(link_ids).collect();
+        let index = self.render_index(Some(&wanted));
         (page.iter().map(|a| index.app(a)).collect(), self.apps.len())
     }
 
     /// The policies in `range`, rendered, and the total number of policies.
     pub fn policies_page(&self, range: std::ops::Range<usize>) -> (Vec<Value>, usize) {
-        let index = self.render_index();
+        let index = self.render_index(None);
         let end = range.end.min(self.policies.len());
         let page = self.policies.get(range.start..end).unwrap_or_default();
         (page.iter().map(|p| index.policy(p)).collect(), self.policies.len())
@@ -176,7 +181,7 @@ impl Store {
     }
 
     pub fn policies(&self) -> Vec<Value> {
-        let index = self.render_index();
+        let index = self.render_index(None);
         self.policies.iter().map(|p| index.policy(p)).collect()
     }
 
@@ -620,6 +625,15 @@ struct AppMeta {
 }
 
 /// The `(policy id, precedence)` links stored on an app.
+/// The policy ids an app links, borrowed.
+fn link_ids(app: &Map<String, Value>) -> impl Iterator<Item = &str> {
+    app.get("policies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.get("id")?.as_str())
+}
+
 fn links(app: &Map<String, Value>) -> Vec<(String, u64)> {
     let Some(Value::Array(list)) = app.get("policies") else {
         return Vec::new();
@@ -637,7 +651,7 @@ fn links(app: &Map<String, Value>) -> Vec<(String, u64)> {
 /// What rendering needs to look up, built once per request.
 struct RenderIndex<'a> {
     policies: HashMap<&'a str, &'a Map<String, Value>>,
-    app_counts: HashMap<String, usize>,
+    app_counts: HashMap<&'a str, usize>,
 }
 
 impl RenderIndex<'_> {
