@@ -49,7 +49,12 @@ impl ApiObserver for Counter {
 
 impl Counter {
     fn get(&self, method: &str) -> usize {
-        self.by_method.lock().unwrap().get(method).copied().unwrap_or(0)
+        self.by_method
+            .lock()
+            .unwrap()
+            .get(method)
+            .copied()
+            .unwrap_or(0)
     }
     fn writes(&self) -> usize {
         self.by_method
@@ -75,7 +80,13 @@ struct Settings {
     burst: u32,
 }
 
-fn client(sim: &Simulator, concurrency: usize, rate: Rate, burst: u32, counter: &Arc<Counter>) -> Client {
+fn client(
+    sim: &Simulator,
+    concurrency: usize,
+    rate: Rate,
+    burst: u32,
+    counter: &Arc<Counter>,
+) -> Client {
     let mut config = ClientConfig::new(
         sim.base_url(),
         sim.account_id(),
@@ -110,7 +121,9 @@ async fn start(account: &Synthetic, apps_page_cap: usize, latency: Duration) -> 
         },
         ..SimConfig::default()
     };
-    Simulator::start(config, account.seed.clone()).await.expect("simulator")
+    Simulator::start(config, account.seed.clone())
+        .await
+        .expect("simulator")
 }
 
 struct Row {
@@ -128,21 +141,31 @@ async fn read_benchmarks(s: &Settings, rows: &mut Vec<Row>) {
         missing_apps: 0,
         double_apps: 0,
     });
-    let manifest = manifest::parse_str("bench.yaml", &account.manifest, &|_| None).expect("manifest");
+    let manifest =
+        manifest::parse_str("bench.yaml", &account.manifest, &|_| None).expect("manifest");
     let policies = account.seed.policies.len();
     for cap in [1000, 50] {
         let sim = start(&account, cap, s.latency).await;
         let bound = s.apps.div_ceil(cap) + policies.div_ceil(1000);
-        for (label, concurrency) in [("concurrent pages, --concurrency 4", 4), ("concurrent pages, --concurrency 8", 8), ("pages one after another", 1)] {
+        for (label, concurrency) in [
+            ("concurrent pages, --concurrency 4", 4),
+            ("concurrent pages, --concurrency 8", 8),
+            ("pages one after another", 1),
+        ] {
             let counter = Arc::new(Counter::default());
             let (rate, burst) = unlimited();
             let client = client(&sim, concurrency, rate, burst, &counter);
             let started = Instant::now();
-            let (_, plan) = reconcile::plan_once(&client, &manifest, "bench").await.expect("plan");
+            let (_, plan) = reconcile::plan_once(&client, &manifest, "bench")
+                .await
+                .expect("plan");
             let wall = started.elapsed();
             assert!(plan.is_empty(), "the read benchmark account is converged");
             rows.push(Row {
-                what: format!("plan {} apps / {policies} policies, apps page cap {cap}: {label}", s.apps),
+                what: format!(
+                    "plan {} apps / {policies} policies, apps page cap {cap}: {label}",
+                    s.apps
+                ),
                 requests: format!("{} GET (lower bound {bound})", counter.get("GET")),
                 wall,
                 note: String::new(),
@@ -191,7 +214,8 @@ async fn write_benchmarks(s: &Settings, rows: &mut Vec<Row>) {
         missing_apps: 500,
         double_apps: 500,
     });
-    let manifest = manifest::parse_str("bench.yaml", &account.manifest, &|_| None).expect("manifest");
+    let manifest =
+        manifest::parse_str("bench.yaml", &account.manifest, &|_| None).expect("manifest");
     let sim = start(&account, 1000, s.latency).await;
     let counter = Arc::new(Counter::default());
     let client = client(&sim, 4, s.rate, s.burst, &counter);
@@ -259,9 +283,12 @@ async fn child_plan(url: String, account_id: String, token: String) {
     let manifest = manifest::load(&[manifest_path.into()]).expect("manifest");
     let config = ClientConfig::new(url, account_id, SecretString::from(token));
     let client = Client::new(config).expect("client");
-    let (_, plan) = reconcile::plan_once(&client, &manifest, "bench").await.expect("plan");
+    let (_, plan) = reconcile::plan_once(&client, &manifest, "bench")
+        .await
+        .expect("plan");
     let mut sink = Vec::new();
-    mcp_access::plan::text::render(&plan, mcp_access::plan::text::Palette::plain(), &mut sink).expect("render");
+    mcp_access::plan::text::render(&plan, mcp_access::plan::text::Palette::plain(), &mut sink)
+        .expect("render");
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let hwm = status
         .lines()
@@ -285,7 +312,12 @@ async fn memory_benchmark(s: &Settings, rows: &mut Vec<Row>) {
     let sim = start(&account, 1000, s.latency).await;
     let started = Instant::now();
     let out = tokio::process::Command::new(std::env::current_exe().expect("exe"))
-        .args(["--child-plan", &sim.base_url(), sim.account_id(), sim.token()])
+        .args([
+            "--child-plan",
+            &sim.base_url(),
+            sim.account_id(),
+            sim.token(),
+        ])
         .env("BENCH_MANIFEST", &manifest_path)
         .output()
         .await
@@ -298,7 +330,11 @@ async fn memory_benchmark(s: &Settings, rows: &mut Vec<Row>) {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     rows.push(Row {
-        what: format!("peak RSS of a plan of {} apps / {} policies (separate process)", s.apps, account.seed.policies.len()),
+        what: format!(
+            "peak RSS of a plan of {} apps / {} policies (separate process)",
+            s.apps,
+            account.seed.policies.len()
+        ),
         requests: String::new(),
         wall,
         note: format!("{} MB", kb.div_ceil(1024)),
@@ -317,7 +353,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     if args.get(1).map(String::as_str) == Some("--child-plan") {
-        runtime.block_on(child_plan(args[2].clone(), args[3].clone(), args[4].clone()));
+        runtime.block_on(child_plan(
+            args[2].clone(),
+            args[3].clone(),
+            args[4].clone(),
+        ));
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");

@@ -217,20 +217,12 @@ async fn demo() -> Result<Status, Error> {
 async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Error> {
     let mut out = anstream::stdout();
     let manifest = manifest::parse_str("examples/demo.yaml", manifest_text, &|_| None)?;
-    let mut api = ApiSettings {
-        base_url: sim.base_url(),
-        account_id: Some(sim.account_id().to_owned()),
-        token: Some(SecretString::from(sim.token().to_owned())),
-        concurrency: 4,
-        request_timeout: std::time::Duration::from_secs(10),
-        rate: "1000/300s".parse().map_err(Error::Config)?,
-        burst: 200,
-        retry_deadline: std::time::Duration::from_secs(60),
-        // The demo tells its own story on stdout.
-        progress: false,
-    };
-    api.concurrency = 4;
-    let client = client_for(&api, &manifest)?;
+    // The client's defaults; no progress bar: the demo tells its own story on stdout.
+    let client = Client::new(ClientConfig::new(
+        sim.base_url(),
+        sim.account_id(),
+        SecretString::from(sim.token().to_owned()),
+    ))?;
     let owner = manifest
         .owner
         .clone()

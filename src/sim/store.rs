@@ -141,7 +141,10 @@ impl Store {
 
     /// A policy as the API returns it, `app_count` filled in.
     pub fn render_policy(&self, policy: &Map<String, Value>) -> Value {
-        render_policy(policy, self.app_count(str_of(policy, "id").unwrap_or_default()))
+        render_policy(
+            policy,
+            self.app_count(str_of(policy, "id").unwrap_or_default()),
+        )
     }
 
     /// An app as the API returns it: `policies` expanded to full policy objects, each with
@@ -173,7 +176,10 @@ impl Store {
         let index = self.render_index(None);
         let end = range.end.min(self.policies.len());
         let page = self.policies.get(range.start..end).unwrap_or_default();
-        (page.iter().map(|p| index.policy(p)).collect(), self.policies.len())
+        (
+            page.iter().map(|p| index.policy(p)).collect(),
+            self.policies.len(),
+        )
     }
 
     pub fn app(&self, id: &str) -> Option<Value> {
