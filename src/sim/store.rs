@@ -5,7 +5,7 @@
 //! they are expanded to full policy objects only when rendered. Policies are stored
 //! without a meaningful `app_count`; it is computed when rendered, so it is always right.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -94,57 +94,102 @@ fn has_linked_app_token(policy: &Map<String, Value>) -> bool {
 /// The account: apps and reusable policies, each in creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
+    /// Changed only through [`Store::apps_mut`] (which drops `index`) or
+    /// [`Store::push_app`] (which updates it).
     apps: Vec<Map<String, Value>>,
+    /// Changed only through [`Store::policies_mut`] (which drops `index`) or
+    /// [`Store::push_policy`] (which updates it).
     policies: Vec<Map<String, Value>>,
+    /// Lookups for the read paths, built on first use after a change, so reading a page
+    /// of a 10,000-app account costs the page, not the account.
+    index: std::sync::OnceLock<ReadIndex>,
+}
+
+/// Positions by id and link counts, for the state the store had when it was built.
+#[derive(Debug)]
+struct ReadIndex {
+    app_pos: HashMap<String, usize>,
+    policy_pos: HashMap<String, usize>,
+    app_counts: HashMap<String, usize>,
 }
 
 impl Store {
     // ---- reads -------------------------------------------------------------------
 
+    fn apps_mut(&mut self) -> &mut Vec<Map<String, Value>> {
+        self.index.take();
+        &mut self.apps
+    }
+
+    fn policies_mut(&mut self) -> &mut Vec<Map<String, Value>> {
+        self.index.take();
+        &mut self.policies
+    }
+
+    /// Appends an app, keeping a built index up to date (seeding 10,000 apps stays
+    /// linear).
+    fn push_app(&mut self, app: Map<String, Value>) {
+        if let Some(index) = self.index.get_mut() {
+            if let Some(id) = str_of(&app, "id") {
+                index.app_pos.insert(id.to_owned(), self.apps.len());
+            }
+            for id in link_ids(&app) {
+                *index.app_counts.entry(id.to_owned()).or_default() += 1;
+            }
+        }
+        self.apps.push(app);
+    }
+
+    /// Appends a policy, keeping a built index up to date.
+    fn push_policy(&mut self, policy: Map<String, Value>) {
+        if let Some(index) = self.index.get_mut() {
+            if let Some(id) = str_of(&policy, "id") {
+                index.policy_pos.insert(id.to_owned(), self.policies.len());
+            }
+        }
+        self.policies.push(policy);
+    }
+
+    fn index(&self) -> &ReadIndex {
+        self.index.get_or_init(|| {
+            let mut app_counts: HashMap<String, usize> = HashMap::new();
+            for app in &self.apps {
+                for id in link_ids(app) {
+                    *app_counts.entry(id.to_owned()).or_default() += 1;
+                }
+            }
+            let positions = |list: &[Map<String, Value>]| {
+                list.iter()
+                    .enumerate()
+                    .filter_map(|(i, o)| Some((str_of(o, "id")?.to_owned(), i)))
+                    .collect()
+            };
+            ReadIndex {
+                app_pos: positions(&self.apps),
+                policy_pos: positions(&self.policies),
+                app_counts,
+            }
+        })
+    }
+
     pub fn app_count(&self, policy_id: &str) -> usize {
-        self.apps
-            .iter()
-            .filter(|a| links(a).iter().any(|(id, _)| id == policy_id))
-            .count()
+        self.index().app_counts.get(policy_id).copied().unwrap_or(0)
     }
 
     fn policy_map(&self, id: &str) -> Option<&Map<String, Value>> {
-        self.policies.iter().find(|p| str_of(p, "id") == Some(id))
+        self.index().policy_pos.get(id).map(|&i| &self.policies[i])
     }
 
     fn app_map(&self, id: &str) -> Option<&Map<String, Value>> {
-        self.apps.iter().find(|a| str_of(a, "id") == Some(id))
-    }
-
-    /// Indexes for rendering many objects at once: policies by id, and how many apps
-    /// link each policy in `wanted` (every policy when `None`). One pass over the
-    /// links, without allocating, instead of one pass per link.
-    fn render_index(&self, wanted: Option<&HashSet<&str>>) -> RenderIndex<'_> {
-        let mut app_counts: HashMap<&str, usize> = HashMap::new();
-        for app in &self.apps {
-            for id in link_ids(app) {
-                if wanted.is_none_or(|w| w.contains(id)) {
-                    *app_counts.entry(id).or_default() += 1;
-                }
-            }
-        }
-        let policies = self
-            .policies
-            .iter()
-            .filter_map(|p| Some((str_of(p, "id")?, p)))
-            .collect();
-        RenderIndex {
-            policies,
-            app_counts,
-        }
+        self.index().app_pos.get(id).map(|&i| &self.apps[i])
     }
 
     /// A policy as the API returns it, `app_count` filled in.
     pub fn render_policy(&self, policy: &Map<String, Value>) -> Value {
-        render_policy(
-            policy,
-            self.app_count(str_of(policy, "id").unwrap_or_default()),
-        )
+        let mut out = policy.clone();
+        let count = self.app_count(str_of(policy, "id").unwrap_or_default());
+        out.insert("app_count".to_owned(), json!(count));
+        Value::Object(out)
     }
 
     /// An app as the API returns it: `policies` expanded to full policy objects, each with
@@ -153,31 +198,45 @@ impl Store {
     /// NOTE: "GET returns `policies` as full expanded policy objects, each with
     /// `precedence`" and "The list is in ascending order of precedence."
     pub fn render_app(&self, app: &Map<String, Value>) -> Value {
-        let wanted: HashSet<&str> = link_ids(app).collect();
-        self.render_index(Some(&wanted)).app(app)
+        let mut out = app.clone();
+        let mut expanded: Vec<(u64, Value)> = links(app)
+            .into_iter()
+            .filter_map(|(id, precedence)| {
+                let Value::Object(mut p) = self.render_policy(self.policy_map(&id)?) else {
+                    return None;
+                };
+                p.insert("precedence".to_owned(), json!(precedence));
+                Some((precedence, Value::Object(p)))
+            })
+            .collect();
+        expanded.sort_by_key(|(precedence, _)| *precedence);
+        out.insert(
+            "policies".to_owned(),
+            Value::Array(expanded.into_iter().map(|(_, p)| p).collect()),
+        );
+        Value::Object(out)
     }
 
     pub fn apps(&self) -> Vec<Value> {
-        let index = self.render_index(None);
-        self.apps.iter().map(|a| index.app(a)).collect()
+        self.apps.iter().map(|a| self.render_app(a)).collect()
     }
 
     /// The apps in `range` (creation order), rendered, and the total number of apps.
     pub fn apps_page(&self, range: std::ops::Range<usize>) -> (Vec<Value>, usize) {
         let end = range.end.min(self.apps.len());
         let page = self.apps.get(range.start..end).unwrap_or_default();
-        let wanted: HashSet<&str> = page.iter().flat_map(link_ids).collect();
-        let index = self.render_index(Some(&wanted));
-        (page.iter().map(|a| index.app(a)).collect(), self.apps.len())
+        (
+            page.iter().map(|a| self.render_app(a)).collect(),
+            self.apps.len(),
+        )
     }
 
     /// The policies in `range`, rendered, and the total number of policies.
     pub fn policies_page(&self, range: std::ops::Range<usize>) -> (Vec<Value>, usize) {
-        let index = self.render_index(None);
         let end = range.end.min(self.policies.len());
         let page = self.policies.get(range.start..end).unwrap_or_default();
         (
-            page.iter().map(|p| index.policy(p)).collect(),
+            page.iter().map(|p| self.render_policy(p)).collect(),
             self.policies.len(),
         )
     }
@@ -187,8 +246,10 @@ impl Store {
     }
 
     pub fn policies(&self) -> Vec<Value> {
-        let index = self.render_index(None);
-        self.policies.iter().map(|p| index.policy(p)).collect()
+        self.policies
+            .iter()
+            .map(|p| self.render_policy(p))
+            .collect()
     }
 
     pub fn policy(&self, id: &str) -> Option<Value> {
@@ -339,7 +400,7 @@ impl Store {
             }
         }
         let out = self.render_app(&app);
-        self.apps.push(app);
+        self.push_app(app);
         Ok(out)
     }
 
@@ -355,19 +416,19 @@ impl Store {
         };
         let app = self.build_app(&meta, body)?;
         let out = self.render_app(&app);
-        self.apps[index] = app;
+        self.apps_mut()[index] = app;
         Ok(out)
     }
 
     /// `DELETE /access/apps/{id}`.
     pub fn delete_app(&mut self, id: &str) -> Result<Value> {
         let index = self.app_index(id).ok_or_else(ApiError::not_found)?;
-        self.apps.remove(index);
+        self.apps_mut().remove(index);
         Ok(json!({"id": id}))
     }
 
     fn app_index(&self, id: &str) -> Option<usize> {
-        self.apps.iter().position(|a| str_of(a, "id") == Some(id))
+        self.index().app_pos.get(id).copied()
     }
 
     // ---- policy writes -------------------------------------------------------------
@@ -457,7 +518,7 @@ impl Store {
     pub fn create_policy(&mut self, body: &Value) -> Result<Value> {
         let policy = Self::build_policy(&Uuid::new_v4().to_string(), &now(), body)?;
         let out = self.render_policy(&policy);
-        self.policies.push(policy);
+        self.push_policy(policy);
         Ok(out)
     }
 
@@ -480,7 +541,7 @@ impl Store {
             }
         }
         let out = self.render_policy(&policy);
-        self.policies[index] = policy;
+        self.policies_mut()[index] = policy;
         Ok(out)
     }
 
@@ -496,14 +557,12 @@ impl Store {
                 "policy is in use by {in_use} applications"
             )));
         }
-        self.policies.remove(index);
+        self.policies_mut().remove(index);
         Ok(json!({"id": id}))
     }
 
     fn policy_index(&self, id: &str) -> Option<usize> {
-        self.policies
-            .iter()
-            .position(|p| str_of(p, "id") == Some(id))
+        self.index().policy_pos.get(id).copied()
     }
 
     // ---- out-of-band edits (the dashboard, seeds) ------------------------------------
@@ -513,7 +572,7 @@ impl Store {
         let Some(index) = self.app_index(id) else {
             return false;
         };
-        let app = &mut self.apps[index];
+        let app = &mut self.apps_mut()[index];
         app.insert("updated_at".to_owned(), json!(now()));
         f(app);
         if let Some(Value::Array(list)) = app.get_mut("policies") {
@@ -531,7 +590,7 @@ impl Store {
         let Some(index) = self.policy_index(id) else {
             return false;
         };
-        let policy = &mut self.policies[index];
+        let policy = &mut self.policies_mut()[index];
         policy.insert("updated_at".to_owned(), json!(now()));
         f(policy);
         true
@@ -563,16 +622,16 @@ impl Store {
         }
         match self.policy_index(&id) {
             // Replacing keeps the policy's links and its place in the list.
-            Some(index) => self.policies[index] = map,
-            None => self.policies.push(map),
+            Some(index) => self.policies_mut()[index] = map,
+            None => self.push_policy(map),
         }
         id
     }
 
     /// Deletes a policy and unlinks it from every app.
     pub fn remove_policy(&mut self, id: &str) {
-        self.policies.retain(|p| str_of(p, "id") != Some(id));
-        for app in &mut self.apps {
+        self.policies_mut().retain(|p| str_of(p, "id") != Some(id));
+        for app in self.apps_mut() {
             if let Some(Value::Array(list)) = app.get_mut("policies") {
                 list.retain(|l| l.get("id").and_then(Value::as_str) != Some(id));
             }
@@ -596,7 +655,7 @@ impl Store {
         if let Some(updated) = policy.get("updated_at").filter(|v| v.is_string()) {
             stored.insert("updated_at".to_owned(), updated.clone());
         }
-        self.policies.push(stored);
+        self.push_policy(stored);
         Ok(())
     }
 
@@ -617,7 +676,7 @@ impl Store {
             created_at,
         };
         let stored = self.build_app(&meta, app)?;
-        self.apps.push(stored);
+        self.push_app(stored);
         Ok(())
     }
 }
@@ -652,45 +711,6 @@ fn links(app: &Map<String, Value>) -> Vec<(String, u64)> {
             ))
         })
         .collect()
-}
-
-/// What rendering needs to look up, built once per request.
-struct RenderIndex<'a> {
-    policies: HashMap<&'a str, &'a Map<String, Value>>,
-    app_counts: HashMap<&'a str, usize>,
-}
-
-impl RenderIndex<'_> {
-    fn policy(&self, policy: &Map<String, Value>) -> Value {
-        let id = str_of(policy, "id").unwrap_or_default();
-        render_policy(policy, self.app_counts.get(id).copied().unwrap_or(0))
-    }
-
-    fn app(&self, app: &Map<String, Value>) -> Value {
-        let mut out = app.clone();
-        let mut expanded: Vec<(u64, Value)> = links(app)
-            .into_iter()
-            .filter_map(|(id, precedence)| {
-                let Value::Object(mut p) = self.policy(self.policies.get(id.as_str())?) else {
-                    return None;
-                };
-                p.insert("precedence".to_owned(), json!(precedence));
-                Some((precedence, Value::Object(p)))
-            })
-            .collect();
-        expanded.sort_by_key(|(precedence, _)| *precedence);
-        out.insert(
-            "policies".to_owned(),
-            Value::Array(expanded.into_iter().map(|(_, p)| p).collect()),
-        );
-        Value::Object(out)
-    }
-}
-
-fn render_policy(policy: &Map<String, Value>, app_count: usize) -> Value {
-    let mut out = policy.clone();
-    out.insert("app_count".to_owned(), json!(app_count));
-    Value::Object(out)
 }
 
 /// A rule is an object naming its kind; a `linked_app_token` rule needs an `app_uid`.
