@@ -278,11 +278,38 @@ async fn write_benchmarks(s: &Settings, rows: &mut Vec<Row>) {
 }
 
 /// Child mode: plan against `url` as `mcp-access plan` does, then report peak RSS.
+/// `BENCH_PHASES=1`: memory after each step of a plan, to see where it goes.
+async fn phases(client: &Client, manifest: &manifest::Manifest) {
+    let hwm = || {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    eprintln!("start: {}", hwm());
+    let apps = client.list_apps().await.expect("apps");
+    eprintln!("apps listed: {}", hwm());
+    let policies = client.list_policies().await.expect("policies");
+    let inventory = mcp_access::inventory::Inventory::new(apps, policies);
+    eprintln!("inventory: {}", hwm());
+    let desired = manifest::resolve(manifest, "bench", &inventory).expect("resolve");
+    eprintln!("resolved: {}", hwm());
+    let plan = mcp_access::plan::diff(&desired, &inventory);
+    eprintln!("diffed: {} ({} writes)", hwm(), plan.writes());
+    let fingerprint = inventory.fingerprint();
+    eprintln!("fingerprint {}: {}", &fingerprint[..8], hwm());
+}
+
 async fn child_plan(url: String, account_id: String, token: String) {
     let manifest_path = std::env::var("BENCH_MANIFEST").expect("BENCH_MANIFEST");
     let manifest = manifest::load(&[manifest_path.into()]).expect("manifest");
     let config = ClientConfig::new(url, account_id, SecretString::from(token));
     let client = Client::new(config).expect("client");
+    if std::env::var_os("BENCH_PHASES").is_some() {
+        phases(&client, &manifest).await;
+    }
     let (_, plan) = reconcile::plan_once(&client, &manifest, "bench")
         .await
         .expect("plan");
@@ -324,6 +351,7 @@ async fn memory_benchmark(s: &Settings, rows: &mut Vec<Row>) {
         .expect("child");
     let wall = started.elapsed();
     let text = String::from_utf8_lossy(&out.stdout);
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
     let kb: u64 = text
         .split_whitespace()
         .nth(1)

@@ -64,12 +64,29 @@ impl Inventory {
     /// (session durations, CORS, timestamps) are left out, so unrelated edits do not
     /// make a saved plan stale.
     pub fn fingerprint(&self) -> String {
-        let mut apps: Vec<Value> = self.apps.iter().map(app_state).collect();
-        apps.sort_by(|a, b| a[0].as_str().cmp(&b[0].as_str()));
-        let mut policies: Vec<Value> = self.policies.iter().map(policy_state).collect();
-        policies.sort_by(|a, b| a[0].as_str().cmp(&b[0].as_str()));
-        let digest = Sha256::digest(serde_json::json!([apps, policies]).to_string());
-        format!("{digest:x}")
+        // Hashed as `[[app, ...], [policy, ...]]`, streamed item by item so a large
+        // account is never held twice in memory.
+        let mut apps: Vec<&App> = self.apps.iter().collect();
+        apps.sort_by(|a, b| a.uid().cmp(b.uid()));
+        let mut policies: Vec<&Policy> = self.policies.iter().collect();
+        policies.sort_by(|a, b| a.id().cmp(b.id()));
+        let mut hasher = Sha256::new();
+        let list = |hasher: &mut Sha256, states: &mut dyn Iterator<Item = Value>| {
+            hasher.update(b"[");
+            for (i, state) in states.enumerate() {
+                if i > 0 {
+                    hasher.update(b",");
+                }
+                hasher.update(state.to_string().as_bytes());
+            }
+            hasher.update(b"]");
+        };
+        hasher.update(b"[");
+        list(&mut hasher, &mut apps.iter().map(|a| app_state(a)));
+        hasher.update(b",");
+        list(&mut hasher, &mut policies.iter().map(|p| policy_state(p)));
+        hasher.update(b"]");
+        format!("{:x}", hasher.finalize())
     }
 
     /// The same state per object, keyed `app:<uid>` and `policy:<id>`, each a short

@@ -7,6 +7,7 @@
 //! sustained 1,000 per 5 minutes, so that even a full burst followed by steady traffic
 //! stays under 1,200 in any 5-minute window.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use super::error::{ApiMessage, Error};
-use super::types::{App, Policy};
+use super::types::{App, AppSummary, Policy};
 
 /// The public API's base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
@@ -149,16 +150,38 @@ struct Attempt {
     retry_after: Option<Duration>,
 }
 
+/// The response envelope, with `result` parsed straight into what the caller needs
+/// (list pages into slim apps, so a large account is never held as a full JSON tree).
 #[derive(Deserialize)]
-struct Envelope {
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+struct Envelope<T = Value> {
     #[serde(default)]
     success: Option<bool>,
     #[serde(default)]
     errors: Vec<ApiMessage>,
-    #[serde(default)]
-    result: Value,
+    #[serde(default = "Option::default")]
+    result: Option<T>,
     #[serde(default)]
     result_info: Option<ResultInfo>,
+}
+
+/// An item of a paginated list: de-duplicated by its id.
+trait Listed: serde::de::DeserializeOwned + Send {
+    fn key(&self) -> Option<&str>;
+}
+
+impl Listed for Value {
+    fn key(&self) -> Option<&str> {
+        self.get("id")
+            .or_else(|| self.get("uid"))
+            .and_then(Value::as_str)
+    }
+}
+
+impl Listed for AppSummary {
+    fn key(&self) -> Option<&str> {
+        Some(self.0.uid()).filter(|k| !k.is_empty())
+    }
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -250,12 +273,12 @@ impl Client {
     pub async fn verify_token(&self) -> Result<String, Error> {
         let account = self.account_path("/tokens/verify");
         let result = match self.request(Method::GET, &account, &[], None).await {
-            Ok(env) => env.result,
-            Err(e) if matches!(e.status(), Some(401 | 403 | 404)) => {
-                self.request(Method::GET, "/user/tokens/verify", &[], None)
-                    .await?
-                    .result
-            }
+            Ok(env) => env.result.unwrap_or_default(),
+            Err(e) if matches!(e.status(), Some(401 | 403 | 404)) => self
+                .request(Method::GET, "/user/tokens/verify", &[], None)
+                .await?
+                .result
+                .unwrap_or_default(),
             Err(e) => return Err(e),
         };
         Ok(result
@@ -268,14 +291,14 @@ impl Client {
     /// Every Access application of the account.
     pub async fn list_apps(&self) -> Result<Vec<App>, Error> {
         let path = self.account_path("/access/apps");
-        let items = self.list_all(&path).await?;
-        Ok(items.into_iter().filter_map(App::from_value).collect())
+        let items: Vec<AppSummary> = self.list_all(&path).await?;
+        Ok(items.into_iter().map(|a| a.0).collect())
     }
 
     /// Every reusable Access policy of the account.
     pub async fn list_policies(&self) -> Result<Vec<Policy>, Error> {
         let path = self.account_path("/access/policies");
-        let items = self.list_all(&path).await?;
+        let items: Vec<Value> = self.list_all(&path).await?;
         Ok(items.into_iter().filter_map(Policy::from_value).collect())
     }
 
@@ -283,14 +306,14 @@ impl Client {
     pub async fn get_app(&self, id: &str) -> Result<App, Error> {
         let path = self.account_path(&format!("/access/apps/{id}"));
         let env = self.request(Method::GET, &path, &[], None).await?;
-        decode_app(&path, env.result)
+        decode_app(&path, env.result.unwrap_or_default())
     }
 
     /// Replaces an app. `body` must carry every field to keep (see `App::put_body`).
     pub async fn put_app(&self, id: &str, body: &Value) -> Result<App, Error> {
         let path = self.account_path(&format!("/access/apps/{id}"));
         let env = self.request(Method::PUT, &path, &[], Some(body)).await?;
-        decode_app(&path, env.result)
+        decode_app(&path, env.result.unwrap_or_default())
     }
 
     /// Creates a reusable policy. Never repeated once it may have reached the API: an
@@ -306,21 +329,21 @@ impl Client {
                 Idempotence::CreateOnce,
             )
             .await?;
-        decode_policy(&path, env.result)
+        decode_policy(&path, env.result.unwrap_or_default())
     }
 
     /// One reusable policy, fresh.
     pub async fn get_policy(&self, id: &str) -> Result<Policy, Error> {
         let path = self.account_path(&format!("/access/policies/{id}"));
         let env = self.request(Method::GET, &path, &[], None).await?;
-        decode_policy(&path, env.result)
+        decode_policy(&path, env.result.unwrap_or_default())
     }
 
     /// Replaces a reusable policy.
     pub async fn put_policy(&self, id: &str, body: &Value) -> Result<Policy, Error> {
         let path = self.account_path(&format!("/access/policies/{id}"));
         let env = self.request(Method::PUT, &path, &[], Some(body)).await?;
-        decode_policy(&path, env.result)
+        decode_policy(&path, env.result.unwrap_or_default())
     }
 
     /// Deletes a reusable policy. A 404 counts as done: the policy is gone either way.
@@ -341,14 +364,14 @@ impl Client {
     /// are then fetched concurrently; if the list grew meanwhile, pages are read on
     /// until an empty one. Items are de-duplicated by id, and a page that adds nothing
     /// new stops the walk, so a server repeating its last page cannot loop us.
-    async fn list_all(&self, path: &str) -> Result<Vec<Value>, Error> {
+    async fn list_all<T: Listed>(&self, path: &str) -> Result<Vec<T>, Error> {
         let asked = self.inner.config.page_size.max(1);
         let progress = &self.inner.progress;
         progress.set_message("reading the account");
         progress.inc_length(1);
         let first = self.get_page(path, 1, asked).await?;
         progress.inc(1);
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let mut items = Vec::new();
         let first_len = first.0.len();
         absorb(&mut seen, &mut items, first.0);
@@ -368,7 +391,7 @@ impl Client {
             let pages = total.div_ceil(honoured);
             if pages >= 2 {
                 progress.inc_length((pages - 1) as u64);
-                let fetched: Vec<(Vec<Value>, ResultInfo)> = futures::stream::iter(2..=pages)
+                let fetched: Vec<(Vec<T>, ResultInfo)> = futures::stream::iter(2..=pages)
                     .map(|page| async move {
                         let result = self.get_page(path, page, asked).await;
                         progress.inc(1);
@@ -396,25 +419,23 @@ impl Client {
         }
     }
 
-    async fn get_page(
+    async fn get_page<T: Listed>(
         &self,
         path: &str,
         page: usize,
         per_page: u32,
-    ) -> Result<(Vec<Value>, ResultInfo), Error> {
+    ) -> Result<(Vec<T>, ResultInfo), Error> {
         let query = [
             ("page", page.to_string()),
             ("per_page", per_page.to_string()),
         ];
-        let env = self.request(Method::GET, path, &query, None).await?;
-        match env.result {
-            Value::Array(list) => Ok((list, env.result_info.unwrap_or_default())),
-            Value::Null => Ok((Vec::new(), env.result_info.unwrap_or_default())),
-            other => Err(Error::Decode {
-                request: format!("GET {path}"),
-                reason: format!("expected a list, got {}", kind_of(&other)),
-            }),
-        }
+        let env: Envelope<Vec<T>> = self
+            .send(Method::GET, path, &query, None, Idempotence::Idempotent)
+            .await?;
+        Ok((
+            env.result.unwrap_or_default(),
+            env.result_info.unwrap_or_default(),
+        ))
     }
 
     async fn request(
@@ -429,14 +450,14 @@ impl Client {
     }
 
     /// One logical request: attempts with retries, bounded by the retry deadline.
-    async fn send(
+    async fn send<T: serde::de::DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
         idempotence: Idempotence,
-    ) -> Result<Envelope, Error> {
+    ) -> Result<Envelope<T>, Error> {
         let deadline = self.inner.config.retry_deadline;
         let started = Instant::now();
         let attempts = std::sync::atomic::AtomicU32::new(0);
@@ -486,14 +507,14 @@ impl Client {
     }
 
     /// One HTTP attempt, classified.
-    async fn attempt(
+    async fn attempt<T: serde::de::DeserializeOwned>(
         &self,
         method: &Method,
         path: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
         idempotence: Idempotence,
-    ) -> Result<Envelope, Attempt> {
+    ) -> Result<Envelope<T>, Attempt> {
         let request = format!("{method} {path}");
         let _permit = self.inner.in_flight.acquire().await.map_err(|_| Attempt {
             error: Error::Transport {
@@ -565,37 +586,49 @@ impl Client {
 }
 
 /// Turns a response into an envelope or a classified failure.
-fn classify(
+fn classify<T: serde::de::DeserializeOwned>(
     request: &str,
     status: StatusCode,
     retry_after: Option<Duration>,
     bytes: &[u8],
     idempotence: Idempotence,
-) -> Result<Envelope, Attempt> {
-    let parsed: Result<Envelope, _> = serde_json::from_slice(bytes);
-    if status.is_success() {
-        return match parsed {
-            Ok(env) if env.success != Some(false) => Ok(env),
-            Ok(env) => Err(Attempt {
-                error: Error::Api {
-                    request: request.to_owned(),
-                    status: status.as_u16(),
-                    errors: env.errors,
-                },
-                retryable: false,
-                retry_after: None,
-            }),
-            Err(e) => Err(Attempt {
-                error: Error::Decode {
-                    request: request.to_owned(),
-                    reason: e.to_string(),
-                },
-                retryable: false,
-                retry_after: None,
-            }),
-        };
+) -> Result<Envelope<T>, Attempt> {
+    if !status.is_success() {
+        return Err(failure(request, status, retry_after, bytes, idempotence));
     }
-    let errors = parsed.map(|env| env.errors).unwrap_or_default();
+    match serde_json::from_slice::<Envelope<T>>(bytes) {
+        Ok(env) if env.success != Some(false) => Ok(env),
+        Ok(env) => Err(Attempt {
+            error: Error::Api {
+                request: request.to_owned(),
+                status: status.as_u16(),
+                errors: env.errors,
+            },
+            retryable: false,
+            retry_after: None,
+        }),
+        Err(e) => Err(Attempt {
+            error: Error::Decode {
+                request: request.to_owned(),
+                reason: e.to_string(),
+            },
+            retryable: false,
+            retry_after: None,
+        }),
+    }
+}
+
+/// A failure status, classified for the retry loop.
+fn failure(
+    request: &str,
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    bytes: &[u8],
+    idempotence: Idempotence,
+) -> Attempt {
+    let errors = serde_json::from_slice::<Envelope<serde::de::IgnoredAny>>(bytes)
+        .map(|env| env.errors)
+        .unwrap_or_default();
     let code = status.as_u16();
     let transient = code == 408 || code == 429 || status.is_server_error();
     let error = Error::Api {
@@ -606,43 +639,28 @@ fn classify(
     // A 429 is refused before anything happens, so even a create may be repeated.
     // Any other transient failure of a create may have created the policy.
     if idempotence == Idempotence::CreateOnce && transient && code != 429 {
-        return Err(Attempt {
+        return Attempt {
             error: Error::OutcomeUnknown {
                 request: request.to_owned(),
                 reason: error.to_string(),
             },
             retryable: false,
             retry_after: None,
-        });
+        };
     }
-    Err(Attempt {
+    Attempt {
         error,
         retryable: transient,
         retry_after,
-    })
+    }
 }
 
-fn absorb(
-    seen: &mut std::collections::HashSet<String>,
-    items: &mut Vec<Value>,
-    page: Vec<Value>,
-) -> usize {
+fn absorb<T: Listed>(seen: &mut HashSet<String>, items: &mut Vec<T>, page: Vec<T>) -> usize {
     let mut added = 0;
     for item in page {
-        let key = item
-            .get("id")
-            .or_else(|| item.get("uid"))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        match key {
-            Some(key) if seen.contains(&key) => {}
-            key => {
-                if let Some(key) = key {
-                    seen.insert(key);
-                }
-                items.push(item);
-                added += 1;
-            }
+        if item.key().is_none_or(|key| seen.insert(key.to_owned())) {
+            items.push(item);
+            added += 1;
         }
     }
     added
