@@ -289,8 +289,24 @@ async fn phases(client: &Client, manifest: &manifest::Manifest) {
             .join(" ")
     };
     eprintln!("start: {}", hwm());
+    if let Ok(url) = std::env::var("BENCH_PAGE_URL") {
+        let body = reqwest::Client::new()
+            .get(url)
+            .bearer_auth("sim-token")
+            .send()
+            .await
+            .expect("page")
+            .bytes()
+            .await
+            .expect("body");
+        eprintln!("one page: {} KB: {}", body.len() / 1024, hwm());
+    }
     let apps = client.list_apps().await.expect("apps");
-    eprintln!("apps listed: {}", hwm());
+    let kept: usize = apps
+        .iter()
+        .map(|a| serde_json::to_string(a.raw()).map_or(0, |j| j.len()))
+        .sum();
+    eprintln!("apps listed ({} KB of JSON kept): {}", kept / 1024, hwm());
     let policies = client.list_policies().await.expect("policies");
     let inventory = mcp_access::inventory::Inventory::new(apps, policies);
     eprintln!("inventory: {}", hwm());
@@ -346,6 +362,14 @@ async fn memory_benchmark(s: &Settings, rows: &mut Vec<Row>) {
             sim.token(),
         ])
         .env("BENCH_MANIFEST", &manifest_path)
+        .env(
+            "BENCH_PAGE_URL",
+            format!(
+                "{}/accounts/{}/access/apps?page=1&per_page=1000",
+                sim.base_url(),
+                sim.account_id()
+            ),
+        )
         .output()
         .await
         .expect("child");

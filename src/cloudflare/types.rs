@@ -317,13 +317,27 @@ const EXPANDED_POLICY_FIELDS: &[&str] = &[
 ///
 /// NOTE: GET returns `policies` as full expanded policy objects, but a PUT takes links
 /// (`{id, precedence}`), so [`App::put_body`] never sends these copies back. Keeping
-/// only what the planner and `check` read (the rules of app-scoped legacy policies)
-/// cuts the memory of a 10,000-app inventory by about a third.
+/// only what the planner and `check` read cuts the memory of a large inventory: the
+/// link of a reusable policy (whose rules come from the policy list), and the rules of
+/// an app-scoped legacy policy (which is not in that list).
 fn slim_expanded_policies(raw: &mut Map<String, Value>) {
     if let Some(Value::Array(list)) = raw.get_mut("policies") {
         for item in list {
             if let Value::Object(policy) = item {
-                policy.retain(|k, _| EXPANDED_POLICY_FIELDS.contains(&k.as_str()));
+                // A reusable policy is read from the policy list; its copy only links.
+                let reusable = policy.get("reusable") == Some(&Value::Bool(true));
+                let keep = |k: &str| {
+                    if reusable {
+                        k == "id" || k == "precedence"
+                    } else {
+                        EXPANDED_POLICY_FIELDS.contains(&k)
+                    }
+                };
+                // A new map, not `retain`: that would keep the full map's capacity.
+                *policy = std::mem::take(policy)
+                    .into_iter()
+                    .filter(|(k, _)| keep(k))
+                    .collect();
             }
         }
     }
