@@ -28,16 +28,8 @@ const STATUS: &str = "0d5c8f7e-0007-4000-8000-0000000000a7";
 const CI_BOT: &str = "0d5c8f7e-0008-4000-8000-0000000000a8";
 const LEGACY_CI: &str = "f1a2b3c4-0003-4000-8000-00000000a003";
 
-const DEMO: &str = "
-owner: platform
-servers:
-  - app: mcp-server-app
-    downstream: [Internal API, Company wiki]
-  - app: { name: support-mcp }
-    downstream:
-      - Company wiki
-      - { domain: status.internal.example.com }
-";
+/// The demo manifest: two servers, four links (one app shared).
+const DEMO: &str = include_str!("../examples/demo.yaml");
 
 async fn timed<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(TIMEOUT, f)

@@ -23,16 +23,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// Bound on one `eventually`.
 const PATIENCE: Duration = Duration::from_secs(15);
 
-const DEMO: &str = "
-owner: platform
-servers:
-  - app: mcp-server-app
-    downstream: [Internal API, Company wiki]
-  - app: { name: support-mcp }
-    downstream:
-      - Company wiki
-      - { domain: status.internal.example.com }
-";
+/// The demo manifest: two servers, four links (one app shared).
+const DEMO: &str = include_str!("../examples/demo.yaml");
 
 const MANAGED: &str = "[mcp-access:platform] MCP server";
 

@@ -14,16 +14,8 @@ use tokio_util::sync::CancellationToken;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-const DEMO: &str = "
-owner: platform
-servers:
-  - app: mcp-server-app
-    downstream: [Internal API, Company wiki]
-  - app: { name: support-mcp }
-    downstream:
-      - Company wiki
-      - { domain: status.internal.example.com }
-";
+/// The demo manifest: two servers, four links (one app shared).
+const DEMO: &str = include_str!("../examples/demo.yaml");
 
 /// A simulator and a client pointed at it.
 struct Account {

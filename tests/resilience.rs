@@ -25,16 +25,8 @@ use tokio_util::sync::CancellationToken;
 const TIMEOUT: Duration = Duration::from_secs(120);
 const OWNER: &str = "platform";
 
-const DEMO: &str = "
-owner: platform
-servers:
-  - app: mcp-server-app
-    downstream: [Internal API, Company wiki]
-  - app: { name: support-mcp }
-    downstream:
-      - Company wiki
-      - { domain: status.internal.example.com }
-";
+/// The demo manifest: two servers, four links (one app shared).
+const DEMO: &str = include_str!("../examples/demo.yaml");
 
 /// Server app name -> names of the apps its managed policy must be linked to.
 fn expected_links() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
