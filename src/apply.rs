@@ -98,18 +98,11 @@ async fn apply_policies(
     cancel: &CancellationToken,
     report: &mut ApplyReport,
 ) -> HashMap<String, String> {
-    let concurrency = client.config().concurrency.max(1);
     let mut created: HashMap<String, String> = HashMap::new();
-    let create_results = futures::stream::iter(plan.creates.iter())
-        .map(|c| async move {
-            if cancel.is_cancelled() {
-                return (c, Err(CANCELLED.to_owned()));
-            }
-            (c, create_once(client, c).await.map_err(|e| e.to_string()))
-        })
-        .buffer_unordered(concurrency)
-        .collect::<Vec<_>>()
-        .await;
+    let create_results = each(client, &plan.creates, cancel, |c| async move {
+        create_once(client, c).await.map_err(|e| e.to_string())
+    })
+    .await;
     for (c, result) in create_results {
         client.progress().inc(1);
         let what = format!("create policy {:?}", c.body.name);
@@ -125,25 +118,21 @@ async fn apply_policies(
             Err(why) => report.not_done.push(NotDone { what, why }),
         }
     }
-    let update_results = futures::stream::iter(plan.updates.iter())
-        .map(|u| async move {
-            if cancel.is_cancelled() {
-                return (u, Err(CANCELLED.to_owned()));
-            }
-            let result = async {
-                // PUT replaces: start from the policy as it is now, so settings someone
-                // added by hand (session duration, ...) are kept.
-                let current = client.get_policy(&u.policy_id).await?;
+    let update_results = each(client, &plan.updates, cancel, |u| async move {
+        // PUT replaces: start from the policy as it is now, so settings someone added
+        // by hand (session duration, ...) are kept.
+        let current = client.get_policy(&u.policy_id).await;
+        let put = match current {
+            Ok(current) => {
                 client
                     .put_policy(&u.policy_id, &u.after.put_body(&current))
                     .await
             }
-            .await;
-            (u, result.map_err(|e| e.to_string()))
-        })
-        .buffer_unordered(concurrency)
-        .collect::<Vec<_>>()
-        .await;
+            Err(e) => Err(e),
+        };
+        put.map_err(|e| e.to_string())
+    })
+    .await;
     for (u, result) in update_results {
         client.progress().inc(1);
         let what = format!("update policy {:?} ({})", u.after.name, u.policy_id);
@@ -170,16 +159,10 @@ async fn apply_apps<'p>(
     cancel: &CancellationToken,
     report: &mut ApplyReport,
 ) -> HashSet<&'p str> {
-    let results = futures::stream::iter(plan.app_changes.iter())
-        .map(|change| async move {
-            if cancel.is_cancelled() {
-                return (change, Err(CANCELLED.to_owned()));
-            }
-            (change, change_app(client, change, created).await)
-        })
-        .buffer_unordered(client.config().concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
+    let results = each(client, &plan.app_changes, cancel, |change| {
+        change_app(client, change, created)
+    })
+    .await;
     let mut still_linked = HashSet::new();
     for (change, result) in results {
         client.progress().inc(1);
@@ -217,31 +200,16 @@ async fn apply_deletes(
     cancel: &CancellationToken,
     report: &mut ApplyReport,
 ) {
-    let results = futures::stream::iter(plan.deletes.iter())
-        .map(|d| {
-            let blocked = still_linked.contains(d.policy_id.as_str());
-            async move {
-                if blocked {
-                    return (
-                        d,
-                        Err("skipped: an app still links it (its app update failed)".to_owned()),
-                    );
-                }
-                if cancel.is_cancelled() {
-                    return (d, Err(CANCELLED.to_owned()));
-                }
-                (
-                    d,
-                    client
-                        .delete_policy(&d.policy_id)
-                        .await
-                        .map_err(|e| e.to_string()),
-                )
-            }
-        })
-        .buffer_unordered(client.config().concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
+    let results = each(client, &plan.deletes, cancel, |d| async move {
+        if still_linked.contains(d.policy_id.as_str()) {
+            return Err("skipped: an app still links it (its app update failed)".to_owned());
+        }
+        client
+            .delete_policy(&d.policy_id)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
     for (d, result) in results {
         client.progress().inc(1);
         let what = format!("delete policy {:?} ({})", d.policy_name, d.policy_id);
@@ -259,6 +227,40 @@ async fn apply_deletes(
 }
 
 const CANCELLED: &str = "cancelled before it started";
+
+/// Runs `step` on every item, up to the client's concurrency. Once `cancel` fires, the
+/// items not yet started are reported as cancelled; those running finish.
+async fn each<'a, T, R, F, Fut>(
+    client: &Client,
+    items: &'a [T],
+    cancel: &CancellationToken,
+    step: F,
+) -> Vec<(&'a T, Result<R, String>)>
+where
+    T: Sync,
+    F: Fn(&'a T) -> Fut,
+    Fut: Future<Output = Result<R, String>>,
+{
+    // The futures are made before the first await: a `map` closure held across an
+    // await would make the apply future `!Send` (rustc's higher-ranked closure limit).
+    let steps: Vec<_> = items
+        .iter()
+        .map(|item| {
+            // Futures are lazy: nothing runs until polled, and a cancelled one never is.
+            let step = step(item);
+            async move {
+                if cancel.is_cancelled() {
+                    return (item, Err(CANCELLED.to_owned()));
+                }
+                (item, step.await)
+            }
+        })
+        .collect();
+    futures::stream::iter(steps)
+        .buffer_unordered(client.config().concurrency.max(1))
+        .collect()
+        .await
+}
 
 /// Creates a policy without ever creating it twice: when the outcome of a POST is
 /// unknown, the policies are listed and an existing match is adopted before any retry.
@@ -407,5 +409,19 @@ mod tests {
             .map(|l| (l.id.as_str(), l.precedence))
             .collect();
         assert_eq!(got, [("allow", 2), ("deny", 5), ("new", 6)]);
+    }
+}
+
+#[cfg(test)]
+mod send_check {
+    /// Apply must be spawnable (the controller and library users run it on tokio).
+    #[allow(dead_code)]
+    fn apply_is_send(
+        client: &crate::cloudflare::Client,
+        plan: &crate::plan::Plan,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) {
+        fn assert_send<T: Send>(_: T) {}
+        assert_send(super::apply(client, plan, cancel));
     }
 }
