@@ -45,6 +45,9 @@ pub enum Error {
     /// Bad arguments or environment.
     #[error("{0}")]
     Config(String),
+    /// `check --fail-on-undeclared` found access the manifest does not declare.
+    #[error("{0}")]
+    UndeclaredAccess(String),
     /// Writing output failed.
     #[error("output: {0}")]
     Io(#[from] std::io::Error),

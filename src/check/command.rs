@@ -97,7 +97,7 @@ pub fn undeclared_error(report: &Report) -> Option<Error> {
         })
         .collect();
     (!undeclared.is_empty()).then(|| {
-        Error::Config(format!(
+        Error::UndeclaredAccess(format!(
             "--fail-on-undeclared: the account grants {} link(s) the manifest does not declare: {}. Declare them in the manifest, or remove the policies from those apps.",
             undeclared.len(),
             undeclared.join("; ")
