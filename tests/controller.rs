@@ -88,9 +88,8 @@ impl Running {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        // NOTE: on a LocalSet: rustc cannot prove the apply futures `Send` (the
-        // higher-ranked closure lifetimes of `buffer_unordered`), so no `tokio::spawn`.
-        let task = tokio::task::spawn_local(controller.run(Some(listener), shutdown.clone()));
+        // On the runtime's worker threads, as the binary runs it.
+        let task = tokio::spawn(controller.run(Some(listener), shutdown.clone()));
         Self {
             sim,
             _dir: dir,
@@ -190,10 +189,9 @@ fn server_policy(server: &str) -> String {
     format!("{MANAGED} {server}")
 }
 
-/// Runs a test body on a `LocalSet` (see [`Running::start`]), bounded by [`TIMEOUT`].
+/// Runs a test body, bounded by [`TIMEOUT`].
 async fn within<F: Future>(body: F) -> F::Output {
-    tokio::task::LocalSet::new()
-        .run_until(tokio::time::timeout(TIMEOUT, body))
+    tokio::time::timeout(TIMEOUT, body)
         .await
         .expect("test timed out")
 }
