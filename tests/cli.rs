@@ -147,3 +147,22 @@ fn demo_runs_the_whole_story() {
     assert!(text.contains("Legacy CI token grant"), "{text}");
     assert!(text.contains("Applied"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn owner_flag_overrides_the_manifests_owner() {
+    let sim = sim().await;
+    let file = manifest_file(DEMO);
+    let path = file.path().to_str().unwrap().to_owned();
+    cli(&sim)
+        .args(["plan", "--owner", "security", "-f", &path])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "+ create policy \"[mcp-access:security] MCP server mcp-server-app\"",
+        ));
+    cli(&sim)
+        .args(["plan", "--owner", "Not Valid", "-f", &path])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--owner"));
+}

@@ -758,12 +758,13 @@ fn references_to_the_same_app_by_different_means_are_duplicates() {
 }
 
 #[test]
-fn the_owner_must_match_the_manifest_and_be_valid() {
+fn the_effective_owner_is_used_and_must_be_valid() {
     let m = parse_str("m.yaml", "owner: platform\n", &env).unwrap();
     assert_eq!(resolve(&m, "platform", &account()).unwrap().servers, []);
-    assert_has(
-        &resolve(&m, "security", &account()).unwrap_err(),
-        "the manifest says owner `platform`, but owner `security` was asked for",
+    // `--owner` overrides the manifest's owner.
+    assert_eq!(
+        resolve(&m, "security", &account()).unwrap().owner,
+        "security"
     );
     let m = parse_str("m.yaml", "servers: []\n", &env).unwrap();
     assert_eq!(resolve(&m, "anyone", &account()).unwrap().owner, "anyone");

@@ -59,8 +59,8 @@ impl ServerKind {
 }
 
 /// Resolves every reference of `manifest` against `inventory` for `owner`, collecting
-/// every problem. `owner` is the effective owner (from `--owner` or the manifest);
-/// it must agree with the manifest's when the manifest names one.
+/// every problem. `owner` is the effective owner: `--owner` when given (it overrides
+/// the manifest's, e.g. to move a manifest to a new owner id), else the manifest's.
 pub fn resolve(
     manifest: &Manifest,
     owner: &str,
@@ -69,16 +69,6 @@ pub fn resolve(
     let mut problems = Vec::new();
     if let Err(why) = validate_owner(owner) {
         problems.push(Problem::in_path(ProblemKind::Invalid, "owner", why));
-    }
-    if let Some(declared) = manifest.owner.as_deref().filter(|d| *d != owner) {
-        problems.push(
-            Problem::in_path(
-                ProblemKind::Conflict,
-                "owner",
-                format!("the manifest says owner `{declared}`, but owner `{owner}` was asked for"),
-            )
-            .help("drop --owner, or make it match the manifest: one owner manages one set of policies"),
-        );
     }
     let index = Index::new(inventory);
     let mut servers: Vec<DesiredServer> = Vec::new();
