@@ -108,6 +108,71 @@ impl Inventory {
     }
 }
 
+/// A policy as attached to an app: read from the reusable policy when the account
+/// lists it (its current state), else from the copy the app carries (an app-scoped
+/// legacy policy, which the policy list does not hold).
+#[derive(Debug, Clone, Copy)]
+pub struct AttachedPolicy<'a> {
+    /// The policy id.
+    pub id: &'a str,
+    /// Its name.
+    pub name: &'a str,
+    /// Its decision.
+    pub decision: &'a str,
+    /// Its precedence on this app (its position when the API gave none).
+    pub precedence: u32,
+    /// False for an app-scoped legacy policy (read from the app's copy).
+    pub reusable: bool,
+    /// Its include rules.
+    pub include: &'a [Value],
+    /// Its exclude rules.
+    pub exclude: &'a [Value],
+    /// Its require rules.
+    pub require: &'a [Value],
+}
+
+impl Inventory {
+    /// The policies attached to `app`, in the order the app lists them.
+    pub fn attached<'a>(&'a self, app: &'a App) -> Vec<AttachedPolicy<'a>> {
+        app.attached_items()
+            .map(|(link, item)| {
+                let id = match item {
+                    Value::String(id) => id.as_str(),
+                    other => other.get("id").and_then(Value::as_str).unwrap_or_default(),
+                };
+                if let Some(p) = self.policy(id) {
+                    return AttachedPolicy {
+                        id,
+                        name: p.name(),
+                        decision: p.decision(),
+                        precedence: link.precedence,
+                        reusable: true,
+                        include: p.rules("include"),
+                        exclude: p.rules("exclude"),
+                        require: p.rules("require"),
+                    };
+                }
+                let field = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or_default();
+                let rules = |key: &str| {
+                    item.get(key)
+                        .and_then(Value::as_array)
+                        .map_or(&[][..], Vec::as_slice)
+                };
+                AttachedPolicy {
+                    id,
+                    name: field("name"),
+                    decision: field("decision"),
+                    precedence: link.precedence,
+                    reusable: false,
+                    include: rules("include"),
+                    exclude: rules("exclude"),
+                    require: rules("require"),
+                }
+            })
+            .collect()
+    }
+}
+
 /// The fields of an app a plan depends on.
 fn app_state(a: &App) -> Value {
     serde_json::json!([

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cloudflare::types::{App, NON_IDENTITY, linked_app_uids};
-use crate::inventory::Inventory;
+use crate::inventory::{AttachedPolicy, Inventory};
 use crate::manifest::Desired;
 use crate::plan::ownership::owner_of;
 
@@ -448,24 +448,13 @@ fn count(pairs: &[Pair], f: impl Fn(&Pair) -> bool) -> usize {
 fn account_grants(inventory: &Inventory, owner: &str) -> BTreeMap<(String, String), Vec<Grant>> {
     let mut out: BTreeMap<(String, String), Vec<Grant>> = BTreeMap::new();
     for app in inventory.apps() {
-        let Some(Value::Array(attached)) = app.raw().get("policies") else {
-            continue;
-        };
-        for (i, item) in attached.iter().enumerate() {
-            let Some(policy) = AttachedPolicy::read(inventory, item) else {
-                continue;
-            };
+        for policy in inventory.attached(app) {
             if policy.decision != NON_IDENTITY && policy.decision != BYPASS {
                 continue;
             }
-            let precedence = item
-                .get("precedence")
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(u32::try_from(i + 1).unwrap_or(u32::MAX));
             let servers: BTreeSet<&str> = linked_app_uids(policy.include).into_iter().collect();
             for server in servers {
-                let conditions = policy.conditions(server);
+                let conditions = conditions(&policy, server);
                 let access = if conditions.iter().any(|c| c.effect == Effect::Blocks) {
                     Access::Blocked
                 } else if conditions
@@ -482,7 +471,7 @@ fn account_grants(inventory: &Inventory, owner: &str) -> BTreeMap<(String, Strin
                         policy_id: policy.id.to_owned(),
                         policy_name: policy.name.to_owned(),
                         decision: policy.decision.to_owned(),
-                        precedence,
+                        precedence: policy.precedence,
                         reusable: policy.reusable,
                         management: Management::of(policy.name, owner),
                         access,
@@ -494,76 +483,29 @@ fn account_grants(inventory: &Inventory, owner: &str) -> BTreeMap<(String, Strin
     out
 }
 
-/// A policy attached to an app, read from the reusable policy when the account lists
-/// it (its current state), else from the copy the app carries (an app-scoped legacy
-/// policy).
-struct AttachedPolicy<'a> {
-    id: &'a str,
-    name: &'a str,
-    decision: &'a str,
-    reusable: bool,
-    include: &'a [Value],
-    exclude: &'a [Value],
-    require: &'a [Value],
-}
-
-impl<'a> AttachedPolicy<'a> {
-    fn read(inventory: &'a Inventory, item: &'a Value) -> Option<Self> {
-        let id = match item {
-            Value::String(id) => id.as_str(),
-            other => other.get("id")?.as_str()?,
-        };
-        if let Some(p) = inventory.policy(id) {
-            return Some(Self {
-                id,
-                name: p.name(),
-                decision: p.decision(),
-                reusable: true,
-                include: p.rules("include"),
-                exclude: p.rules("exclude"),
-                require: p.rules("require"),
-            });
-        }
-        let field = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or_default();
-        let rules = |key: &str| {
-            item.get(key)
-                .and_then(Value::as_array)
-                .map_or(&[][..], Vec::as_slice)
-        };
-        Some(Self {
-            id,
-            name: field("name"),
-            decision: field("decision"),
-            reusable: false,
-            include: rules("include"),
-            exclude: rules("exclude"),
-            require: rules("require"),
-        })
-    }
-
-    fn conditions(&self, server: &str) -> Vec<Condition> {
-        let names_server = |rule: &Value| linked_app_uids(std::slice::from_ref(rule)) == [server];
-        let everyone = |rule: &Value| rule.get("everyone").is_some();
-        let exclude = self.exclude.iter().map(|rule| Condition {
-            list: RuleList::Exclude,
-            rule: rule.clone(),
-            effect: if names_server(rule) || everyone(rule) {
-                Effect::Blocks
-            } else {
-                Effect::DependsOnRequest
-            },
-        });
-        let require = self.require.iter().map(|rule| Condition {
-            list: RuleList::Require,
-            rule: rule.clone(),
-            effect: if names_server(rule) || everyone(rule) {
-                Effect::Satisfied
-            } else {
-                Effect::DependsOnRequest
-            },
-        });
-        exclude.chain(require).collect()
-    }
+/// What the exclude and require rules of `policy` do to a token from `server`.
+fn conditions(policy: &AttachedPolicy<'_>, server: &str) -> Vec<Condition> {
+    let names_server = |rule: &Value| linked_app_uids(std::slice::from_ref(rule)) == [server];
+    let everyone = |rule: &Value| rule.get("everyone").is_some();
+    let exclude = policy.exclude.iter().map(|rule| Condition {
+        list: RuleList::Exclude,
+        rule: rule.clone(),
+        effect: if names_server(rule) || everyone(rule) {
+            Effect::Blocks
+        } else {
+            Effect::DependsOnRequest
+        },
+    });
+    let require = policy.require.iter().map(|rule| Condition {
+        list: RuleList::Require,
+        rule: rule.clone(),
+        effect: if names_server(rule) || everyone(rule) {
+            Effect::Satisfied
+        } else {
+            Effect::DependsOnRequest
+        },
+    });
+    exclude.chain(require).collect()
 }
 
 /// A rule in one line: `email_domain example.com`, `linked_app_token <uid>`, or its

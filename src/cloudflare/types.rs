@@ -134,25 +134,28 @@ impl App {
     /// without a precedence gets its 1-based position, the way the API numbers a list
     /// of bare ids.
     pub fn policy_links(&self) -> Vec<PolicyLink> {
-        let Some(Value::Array(list)) = self.raw.get("policies") else {
-            return Vec::new();
+        self.attached_items().map(|(link, _)| link).collect()
+    }
+
+    /// Each attached policy as received (an id or an expanded object) with its link.
+    pub fn attached_items(&self) -> impl Iterator<Item = (PolicyLink, &Value)> {
+        let list = match self.raw.get("policies") {
+            Some(Value::Array(list)) => list.as_slice(),
+            _ => &[],
         };
-        list.iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                let id = match p {
-                    Value::String(id) => id.clone(),
-                    Value::Object(o) => o.get("id")?.as_str()?.to_owned(),
-                    _ => return None,
-                };
-                let precedence = p
-                    .get("precedence")
-                    .and_then(Value::as_u64)
-                    .and_then(|n| u32::try_from(n).ok())
-                    .unwrap_or(u32::try_from(i + 1).unwrap_or(u32::MAX));
-                Some(PolicyLink { id, precedence })
-            })
-            .collect()
+        list.iter().enumerate().filter_map(|(i, p)| {
+            let id = match p {
+                Value::String(id) => id.clone(),
+                Value::Object(o) => o.get("id")?.as_str()?.to_owned(),
+                _ => return None,
+            };
+            let precedence = p
+                .get("precedence")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(u32::try_from(i + 1).unwrap_or(u32::MAX));
+            Some((PolicyLink { id, precedence }, p))
+        })
     }
 
     /// The body of a PUT that changes only the policy list: every field as received,

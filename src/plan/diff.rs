@@ -321,38 +321,16 @@ fn app_view(inventory: &Inventory, uid: &str) -> AppView {
 fn unmanaged_grants(owner: &str, inventory: &Inventory) -> Vec<UnmanagedGrant> {
     let mut grants = Vec::new();
     for app in inventory.apps() {
-        let Some(serde_json::Value::Array(expanded)) = app.raw().get("policies") else {
-            continue;
-        };
-        for item in expanded {
-            let Some(id) = item.get("id").and_then(serde_json::Value::as_str) else {
-                continue;
-            };
-            // Prefer the reusable policy's current state; fall back to the expanded copy.
-            let listed = inventory.policy(id);
-            let (name, decision, include) = match listed {
-                Some(p) => (p.name(), p.decision(), p.rules("include")),
-                None => (
-                    item.get("name")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default(),
-                    item.get("decision")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default(),
-                    item.get("include")
-                        .and_then(serde_json::Value::as_array)
-                        .map_or(&[][..], Vec::as_slice),
-                ),
-            };
-            let other_owner = owner_of(name);
+        for policy in inventory.attached(app) {
+            let other_owner = owner_of(policy.name);
             if other_owner == Some(owner) {
                 continue;
             }
-            for from in linked_app_uids(include) {
+            for from in linked_app_uids(policy.include) {
                 grants.push(UnmanagedGrant {
-                    policy_id: id.to_owned(),
-                    policy_name: name.to_owned(),
-                    decision: decision.to_owned(),
+                    policy_id: policy.id.to_owned(),
+                    policy_name: policy.name.to_owned(),
+                    decision: policy.decision.to_owned(),
                     from: app_view(inventory, from),
                     to: AppView {
                         uid: app.uid().to_owned(),
