@@ -7,7 +7,6 @@ use std::fmt;
 
 use futures::StreamExt;
 use serde::Serialize;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloudflare::types::{App, PolicyLink};
@@ -274,24 +273,15 @@ async fn create_once(client: &Client, create: &CreatePolicy) -> Result<String, E
             Err(e @ Error::OutcomeUnknown { .. }) => {
                 tracing::warn!(error = %e, "policy create outcome unknown; looking before creating again");
                 let policies = client.list_policies().await?;
-                let mut found: Vec<_> = policies
+                // The same choice the diff makes among duplicates: the oldest.
+                let found = policies
                     .iter()
                     .filter(|p| {
                         p.name() == create.body.name
                             && p.linked_app_uids() == [create.server.uid.as_str()]
                     })
-                    .collect();
-                found.sort_by_key(|p| {
-                    (
-                        p.raw()
-                            .get("created_at")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        p.id().to_owned(),
-                    )
-                });
-                if let Some(existing) = found.first() {
+                    .min_by_key(|p| p.age_key());
+                if let Some(existing) = found {
                     tracing::info!(policy = %existing.id(), "the lost create had happened; using that policy");
                     return Ok(existing.id().to_owned());
                 }

@@ -282,6 +282,17 @@ impl Policy {
         str_field(&self.raw, "decision").unwrap_or_default()
     }
 
+    /// When it was created (RFC 3339, so it sorts as text); empty when absent.
+    pub fn created_at(&self) -> &str {
+        str_field(&self.raw, "created_at").unwrap_or_default()
+    }
+
+    /// Oldest first, then by id: the order that picks the one managed policy every
+    /// process keeps when several serve the same server.
+    pub fn age_key(&self) -> (&str, &str) {
+        (self.created_at(), self.id())
+    }
+
     /// The rules of one of `include`, `exclude`, `require` (empty when absent or null).
     pub fn rules(&self, kind: &str) -> &[Value] {
         match self.raw.get(kind) {

@@ -33,7 +33,7 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
         .filter(|p| owner_of(p.name()) == Some(owner))
         .map(|p| (p, serves(p, &servers)))
         .collect();
-    managed.sort_by(|(a, _), (b, _)| created_at(a).cmp(created_at(b)).then(a.id().cmp(b.id())));
+    managed.sort_by(|(a, _), (b, _)| a.age_key().cmp(&b.age_key()));
 
     let keepers = Keepers::choose(owner, desired, &managed);
     let doomed = doomed(&managed, &keepers, &servers, inventory);
@@ -268,14 +268,6 @@ fn serves<'a>(policy: &'a Policy, servers: &HashMap<&str, &DesiredServer>) -> Op
         .find(|uid| servers.contains_key(*uid))
         .or(uids.first())
         .copied()
-}
-
-fn created_at(policy: &Policy) -> &str {
-    policy
-        .raw()
-        .get("created_at")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or_default()
 }
 
 fn server_view(server: &DesiredServer) -> ServerView {
