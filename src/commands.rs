@@ -10,7 +10,7 @@ use crate::Error;
 use crate::cli::{ApiSettings, Command, Config};
 use crate::cloudflare::{Client, ClientConfig};
 use crate::manifest::{self, Manifest};
-use crate::plan::text::{self, Palette};
+use crate::output::{OutputFormat, Report};
 use crate::reconcile::{self, Outcome, ReconcileOptions};
 use crate::sim::{Seed, SimConfig, Simulator};
 
@@ -181,24 +181,9 @@ pub(crate) fn client_config(
     config
 }
 
-/// Prints the first plan and, after an apply, what was done.
-fn print_outcome(outcome: &Outcome, dry_run: bool, out: &mut dyn Write) -> Result<(), Error> {
-    text::render(&outcome.first_plan, Palette::colored(), out)?;
-    if dry_run || outcome.rounds.is_empty() {
-        return Ok(());
-    }
-    let writes: usize = outcome.rounds.iter().map(|r| r.report.done.len()).sum();
-    writeln!(out)?;
-    for round in &outcome.rounds {
-        for done in &round.report.done {
-            writeln!(out, "  done: {}", done.what)?;
-        }
-    }
-    writeln!(
-        out,
-        "Applied {writes} write(s) in {} round(s). The account matches the manifest.",
-        outcome.rounds.len()
-    )?;
+/// Prints what a reconcile did, as `reconcile` prints it.
+fn print_outcome(outcome: &Outcome, out: &mut dyn Write) -> Result<(), Error> {
+    Report::from_outcome(outcome, String::new()).print(OutputFormat::Text, out)?;
     Ok(())
 }
 
@@ -260,11 +245,11 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
     }
 
     step(&mut out, "1. mcp-access plan -f examples/demo.yaml")?;
-    print_outcome(&run(true).await?, true, &mut out)?;
+    print_outcome(&run(true).await?, &mut out)?;
 
     step(&mut out, "2. mcp-access reconcile -f examples/demo.yaml")?;
     sim.clear_journal();
-    print_outcome(&run(false).await?, false, &mut out)?;
+    print_outcome(&run(false).await?, &mut out)?;
     let writes = sim.writes();
     writeln!(
         out,
@@ -274,7 +259,7 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
     )?;
 
     step(&mut out, "3. mcp-access plan again: nothing to do")?;
-    print_outcome(&run(true).await?, true, &mut out)?;
+    print_outcome(&run(true).await?, &mut out)?;
 
     step(
         &mut out,
@@ -312,7 +297,7 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
             "  (changed a managed policy's decision and exclude rules by hand)"
         )?;
     }
-    print_outcome(&run(false).await?, false, &mut out)?;
+    print_outcome(&run(false).await?, &mut out)?;
     Ok(Status::Ok)
 }
 

@@ -52,6 +52,25 @@ impl Report {
         }
     }
 
+    /// What a reconcile did: its first plan and, when it applied, every round.
+    pub fn from_outcome(outcome: &crate::reconcile::Outcome, manifest_digest: String) -> Self {
+        let mut report = Self::new(
+            outcome.first_plan.clone(),
+            outcome.fingerprint.clone(),
+            manifest_digest,
+        );
+        if !outcome.rounds.is_empty() {
+            let reports: Vec<&ApplyReport> = outcome.rounds.iter().map(|r| &r.report).collect();
+            let writes: usize = reports.iter().map(|r| r.done.len()).sum();
+            let summary = format!(
+                "Applied {writes} write(s) in {} round(s). The account matches the manifest.",
+                reports.len()
+            );
+            report.applied(&reports, summary);
+        }
+        report
+    }
+
     /// Records what the applies did; `summary` is the closing sentence.
     pub fn applied(&mut self, reports: &[&ApplyReport], summary: String) {
         self.applied = Some(Applied {

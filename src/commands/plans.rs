@@ -6,7 +6,6 @@ use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-use crate::apply::ApplyReport;
 use crate::cli::Config;
 use crate::cloudflare::Client;
 use crate::commands::Status;
@@ -60,21 +59,8 @@ pub(super) async fn reconcile(
     let account_id = Some(client.config().account_id.clone());
     match result {
         Ok(outcome) => {
-            let mut report = Report::new(
-                outcome.first_plan.clone(),
-                outcome.fingerprint.clone(),
-                manifest.digest.clone(),
-            );
+            let mut report = Report::from_outcome(&outcome, manifest.digest.clone());
             report.account_id = account_id;
-            if !outcome.rounds.is_empty() {
-                let reports: Vec<&ApplyReport> = outcome.rounds.iter().map(|r| &r.report).collect();
-                let writes: usize = reports.iter().map(|r| r.done.len()).sum();
-                let summary = format!(
-                    "Applied {writes} write(s) in {} round(s). The account matches the manifest.",
-                    reports.len()
-                );
-                report.applied(&reports, summary);
-            }
             report.emit(config.output, 0)?;
             Ok(Status::Ok)
         }
