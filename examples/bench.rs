@@ -111,6 +111,20 @@ fn unlimited() -> (Rate, u32) {
     )
 }
 
+impl Settings {
+    /// The synthetic account; the first `missing` downstream apps (two servers each)
+    /// lack their managed links, 2 × `missing` links for an apply to add.
+    fn account(&self, missing: usize) -> Synthetic {
+        synthetic(Shape {
+            apps: self.apps,
+            servers: self.servers,
+            foreign_policies: self.foreign,
+            missing_apps: missing,
+            double_apps: missing,
+        })
+    }
+}
+
 async fn start(account: &Synthetic, apps_page_cap: usize, latency: Duration) -> Simulator {
     let config = SimConfig {
         apps_page_cap,
@@ -134,13 +148,7 @@ struct Row {
 }
 
 async fn read_benchmarks(s: &Settings, rows: &mut Vec<Row>) {
-    let account = synthetic(Shape {
-        apps: s.apps,
-        servers: s.servers,
-        foreign_policies: s.foreign,
-        missing_apps: 0,
-        double_apps: 0,
-    });
+    let account = s.account(0);
     let manifest =
         manifest::parse_str("bench.yaml", &account.manifest, &|_| None).expect("manifest");
     let policies = account.seed.policies.len();
@@ -207,13 +215,7 @@ async fn read_benchmarks(s: &Settings, rows: &mut Vec<Row>) {
 
 async fn write_benchmarks(s: &Settings, rows: &mut Vec<Row>) {
     // 1,000 missing links across 500 apps (two servers each).
-    let account = synthetic(Shape {
-        apps: s.apps,
-        servers: s.servers,
-        foreign_policies: s.foreign,
-        missing_apps: 500,
-        double_apps: 500,
-    });
+    let account = s.account(500);
     let manifest =
         manifest::parse_str("bench.yaml", &account.manifest, &|_| None).expect("manifest");
     let sim = start(&account, 1000, s.latency).await;
@@ -342,13 +344,7 @@ async fn child_plan(url: String, account_id: String, token: String) {
 }
 
 async fn memory_benchmark(s: &Settings, rows: &mut Vec<Row>) {
-    let account = synthetic(Shape {
-        apps: s.apps,
-        servers: s.servers,
-        foreign_policies: s.foreign,
-        missing_apps: 500,
-        double_apps: 500,
-    });
+    let account = s.account(500);
     let dir = tempfile_dir();
     let manifest_path = dir.join("bench.yaml");
     std::fs::write(&manifest_path, &account.manifest).expect("write manifest");
