@@ -1,7 +1,9 @@
 //! The binary's surface: exit codes, output streams, errors, the demo, and that the
 //! token never shows.
 
-use std::io::Write;
+mod common;
+
+use common::{cli, manifest_file};
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -14,23 +16,6 @@ servers:
   - app: mcp-server-app
     downstream: [Internal API, Company wiki]
 ";
-
-fn manifest_file(text: &str) -> tempfile::NamedTempFile {
-    let mut f = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
-    f.write_all(text.as_bytes()).unwrap();
-    f
-}
-
-fn cli(sim: &Simulator) -> Command {
-    let mut cmd = Command::cargo_bin("mcp-access").unwrap();
-    cmd.env_clear()
-        .env("CLOUDFLARE_API_BASE_URL", sim.base_url())
-        .env("CLOUDFLARE_ACCOUNT_ID", sim.account_id())
-        .env("CLOUDFLARE_API_TOKEN", sim.token())
-        .env("NO_COLOR", "1")
-        .timeout(Duration::from_secs(60));
-    cmd
-}
 
 async fn sim() -> Simulator {
     Simulator::start(SimConfig::default(), Seed::demo())

@@ -2,11 +2,11 @@
 //! formats and exit codes, saved plans and their staleness check, the safety rails, and
 //! GitHub's step summary and outputs.
 
-use std::io::Write;
-use std::path::Path;
-use std::time::Duration;
+mod common;
 
-use assert_cmd::Command;
+use common::{cli, manifest_file};
+use std::path::Path;
+
 use mcp_access::sim::{Seed, SimConfig, Simulator};
 use serde_json::{Value, json};
 
@@ -17,26 +17,8 @@ servers:
     downstream: [Internal API, Company wiki]
 ";
 
-fn manifest_file(text: &str) -> tempfile::NamedTempFile {
-    let mut f = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
-    f.write_all(text.as_bytes()).unwrap();
-    f
-}
-
 fn path(f: &tempfile::NamedTempFile) -> String {
     f.path().to_str().unwrap().to_owned()
-}
-
-/// The binary, pointed at the simulator, with a clean environment (no GitHub vars).
-fn cli(sim: &Simulator) -> Command {
-    let mut cmd = Command::cargo_bin("mcp-access").unwrap();
-    cmd.env_clear()
-        .env("CLOUDFLARE_API_BASE_URL", sim.base_url())
-        .env("CLOUDFLARE_ACCOUNT_ID", sim.account_id())
-        .env("CLOUDFLARE_API_TOKEN", sim.token())
-        .env("NO_COLOR", "1")
-        .timeout(Duration::from_secs(60));
-    cmd
 }
 
 fn stdout(assert: &assert_cmd::assert::Assert) -> String {
