@@ -268,26 +268,6 @@ impl Client {
         format!("/accounts/{}{rest}", self.inner.config.account_id)
     }
 
-    /// Checks the token: `GET /accounts/{id}/tokens/verify`, falling back to
-    /// `/user/tokens/verify` for user-owned tokens. Returns the token status.
-    pub async fn verify_token(&self) -> Result<String, Error> {
-        let account = self.account_path("/tokens/verify");
-        let result = match self.request(Method::GET, &account, &[], None).await {
-            Ok(env) => env.result.unwrap_or_default(),
-            Err(e) if matches!(e.status(), Some(401 | 403 | 404)) => self
-                .request(Method::GET, "/user/tokens/verify", &[], None)
-                .await?
-                .result
-                .unwrap_or_default(),
-            Err(e) => return Err(e),
-        };
-        Ok(result
-            .get("status")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_owned())
-    }
-
     /// Every Access application of the account.
     pub async fn list_apps(&self) -> Result<Vec<App>, Error> {
         let path = self.account_path("/access/apps");
