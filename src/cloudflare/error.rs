@@ -85,19 +85,6 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         self.status() == Some(404)
     }
-
-    /// A short label for metrics: `api_4xx`, `api_5xx`, `transport`, ...
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Api { status, .. } if *status == 429 => "rate_limited",
-            Error::Api { status, .. } if *status >= 500 => "api_5xx",
-            Error::Api { .. } => "api_4xx",
-            Error::Transport { .. } => "transport",
-            Error::OutcomeUnknown { .. } => "outcome_unknown",
-            Error::DeadlineExceeded { .. } => "deadline",
-            Error::Decode { .. } => "decode",
-        }
-    }
 }
 
 fn describe(errors: &[ApiMessage]) -> String {

@@ -336,6 +336,8 @@ fn classify(error: &Error) -> (&'static str, bool) {
         Error::Manifest(_) => ("manifest_error", false),
         Error::Api(_) => ("api_error", true),
         Error::Reconcile(ReconcileError::Cancelled) => ("cancelled", true),
+        // The safety rails stopped a plan: nothing is wrong with the API or the loop.
+        Error::Reconcile(ReconcileError::Refused { .. }) => ("refused", true),
         Error::Reconcile(_) => ("not_converged", true),
         _ => ("config_error", true),
     }
