@@ -9,6 +9,7 @@
 
 mod env;
 mod error;
+mod files;
 mod load;
 mod location;
 mod parse;

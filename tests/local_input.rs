@@ -1,0 +1,204 @@
+//! Hostile local input, through the binary: manifest directories with entries that
+//! cannot be read, fifos, unknown YAML tags, bad tokens, huge unknown names and
+//! `${VAR}` bombs. Each must be a clear error before any write, in bounded time.
+
+mod common;
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use common::cli;
+use mcp_access::sim::{Seed, SimConfig, Simulator};
+
+/// Bound on every test.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The demo manifest split in two files, one server each.
+const FIRST: &str = "version: 1
+owner: platform
+servers:
+  - app: mcp-server-app
+    downstream: [Internal API, Company wiki]
+";
+const SECOND: &str = "owner: platform
+servers:
+  - app: { name: support-mcp }
+    downstream:
+      - Company wiki
+      - { domain: status.internal.example.com }
+";
+
+/// Makes a hostile directory entry at the path given.
+type Make = Box<dyn Fn(&Path)>;
+
+async fn within<F: Future>(body: F) -> F::Output {
+    tokio::time::timeout(TIMEOUT, body)
+        .await
+        .expect("test timed out")
+}
+
+/// A simulator with the demo account, converged on `dir` (holding `FIRST` and
+/// `SECOND`), with an empty journal.
+async fn converged(dir: &Path) -> Simulator {
+    let sim = Simulator::start(SimConfig::default(), Seed::demo())
+        .await
+        .unwrap();
+    std::fs::write(dir.join("a.yaml"), FIRST).unwrap();
+    std::fs::write(dir.join("b.yaml"), SECOND).unwrap();
+    cli(&sim)
+        .args(["reconcile", "-f"])
+        .arg(dir)
+        .assert()
+        .success();
+    assert!(
+        !sim.writes().is_empty(),
+        "the first reconcile does the work"
+    );
+    sim.clear_journal();
+    cli(&sim)
+        .args(["plan", "--exit-code", "-f"])
+        .arg(dir)
+        .assert()
+        .code(0);
+    sim
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_manifest_in_a_directory_is_an_error_and_nothing_is_written() {
+    within(async {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = converged(dir.path()).await;
+        let b = dir.path().join("b.yaml");
+        let elsewhere = tempfile::tempdir().unwrap();
+        let elsewhere_path = elsewhere.path().to_owned();
+
+        // (what replaces b.yaml, what the error must say)
+        let cases: Vec<(&str, Make, &str)> = vec![
+            (
+                "dangling symlink",
+                Box::new(|b: &Path| std::os::unix::fs::symlink("gone/b.yaml", b).unwrap()),
+                "dangling symlink to `gone/b.yaml`",
+            ),
+            (
+                "symlink loop",
+                Box::new(|b: &Path| std::os::unix::fs::symlink(b.file_name().unwrap(), b).unwrap()),
+                "symlink loop",
+            ),
+            (
+                "fifo",
+                Box::new(|b: &Path| {
+                    let made = std::process::Command::new("mkfifo")
+                        .arg(b)
+                        .status()
+                        .unwrap();
+                    assert!(made.success());
+                }),
+                "fifo",
+            ),
+            (
+                "directory named b.yaml",
+                Box::new(|b: &Path| std::fs::create_dir(b).unwrap()),
+                "a directory, not a manifest file",
+            ),
+            (
+                "symlink to a directory",
+                Box::new(move |b: &Path| std::os::unix::fs::symlink(&elsewhere_path, b).unwrap()),
+                "a directory, not a manifest file",
+            ),
+        ];
+        for (case, make, says) in cases {
+            let _ = std::fs::remove_file(&b).or_else(|_| std::fs::remove_dir(&b));
+            make(&b);
+            for command in ["reconcile", "plan", "validate"] {
+                let out = cli(&sim)
+                    .args([command, "-f"])
+                    .arg(dir.path())
+                    .timeout(Duration::from_secs(30))
+                    .output()
+                    .unwrap();
+                let err = stderr(&out);
+                assert_eq!(out.status.code(), Some(1), "{case}, {command}: {err}");
+                assert!(err.contains("b.yaml"), "{case}, {command}: {err}");
+                assert!(err.contains(says), "{case}, {command}: {err}");
+            }
+            assert!(sim.writes().is_empty(), "{case}: {:#?}", sim.writes());
+        }
+
+        // A symlink to a regular file (a Kubernetes ConfigMap mount) is read.
+        std::fs::remove_file(&b).unwrap();
+        let target = elsewhere.path().join("real.yaml");
+        std::fs::write(&target, SECOND).unwrap();
+        std::os::unix::fs::symlink(&target, &b).unwrap();
+        cli(&sim)
+            .args(["plan", "--exit-code", "-f"])
+            .arg(dir.path())
+            .assert()
+            .code(0);
+        sim.shutdown().await;
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_without_read_permission_is_an_error_not_a_skip() {
+    use std::os::unix::fs::PermissionsExt;
+    within(async {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = converged(dir.path()).await;
+        let b = dir.path().join("b.yaml");
+        std::fs::set_permissions(&b, std::fs::Permissions::from_mode(0o000)).unwrap();
+        if std::fs::read(&b).is_ok() {
+            // Running as root: permissions do not apply, nothing to test.
+            eprintln!("skipped: permissions do not stop this user");
+            return;
+        }
+        let out = cli(&sim)
+            .args(["reconcile", "-f"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("b.yaml") && err.contains("permission denied"),
+            "{err}"
+        );
+        assert!(sim.writes().is_empty());
+        sim.shutdown().await;
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_on_the_command_line_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // No writer ever opens the fifo: a blocking open would hang until the timeout.
+    let out = assert_cmd::Command::cargo_bin("mcp-access")
+        .unwrap()
+        .env_clear()
+        .args(["validate", "-f"])
+        .arg(&fifo)
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("fifo.yaml") && err.contains("fifo (named pipe)"),
+        "{err}"
+    );
+}
