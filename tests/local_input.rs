@@ -202,3 +202,34 @@ fn a_fifo_named_on_the_command_line_is_refused_without_blocking() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_yaml_tag_is_an_error_naming_the_tag_file_and_line() {
+    within(async {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.yaml");
+        // Read as `app: mcp-server-app`, this would be a valid manifest.
+        std::fs::write(
+            &path,
+            "version: 1\nowner: platform\nservers:\n  - app: !Ref mcp-server-app\n    downstream: [Internal API]\n",
+        )
+        .unwrap();
+        for command in ["reconcile", "validate"] {
+            let out = cli(&sim)
+                .args([command, "-f"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{command}: {err}");
+            assert!(err.contains("unknown YAML tag `!Ref`"), "{command}: {err}");
+            assert!(err.contains("access.yaml:4:10"), "{command}: {err}");
+        }
+        assert!(sim.writes().is_empty());
+        sim.shutdown().await;
+    })
+    .await;
+}

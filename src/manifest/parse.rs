@@ -44,7 +44,14 @@ pub fn parse_file(
                 }
                 None => Location::new(source.clone(), 1, 1, 0, 0),
             };
-            let problem = if err.over_limit {
+            let problem = if let Some(tag) = &err.unknown_tag {
+                let at = tag_location(source, &at, tag);
+                Problem::at(ProblemKind::Syntax, &at, err.message.clone())
+                    .label("unknown tag")
+                    .help(format!(
+                        "a manifest is plain YAML and `{tag}` means nothing to mcp-access (tags of CloudFormation and other tools are not expanded); remove it and write the value itself"
+                    ))
+            } else if err.over_limit {
                 Problem::at(ProblemKind::Limit, &at, format!("manifest refused: {}", err.message))
                     .label("limit exceeded here")
                     .help("manifests are plain YAML under 1 MiB, nested at most 16 levels, with few aliases")
@@ -62,6 +69,19 @@ pub fn parse_file(
         }
     };
     (decl, cx.problems)
+}
+
+/// The tag itself, when only blanks separate it from the node the parser points at
+/// (it points at the tagged value); else `at`.
+fn tag_location(source: &SourceFile, at: &Location, tag: &str) -> Location {
+    let text = source.inner();
+    let before = &text[..at.span().0.min(text.len())];
+    match before.rfind(tag) {
+        Some(i) if before[i + tag.len()..].trim().is_empty() => {
+            Location::at_offset(source, i, tag.len())
+        }
+        _ => at.clone(),
+    }
 }
 
 fn line_col_location(source: &SourceFile, line: usize, column: usize) -> Location {
