@@ -314,6 +314,8 @@ pub struct Config {
     pub output: OutputFormat,
     /// `--policy`, `--max-delete-percent`, `--force`, `--allow-empty`.
     pub safety: Safety,
+    /// Said once on stderr when logging starts (a token file others can read).
+    pub warnings: Vec<String>,
 }
 
 impl CommandArgs {
@@ -408,20 +410,14 @@ impl Cli {
     pub fn into_config(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
         let g = self.global;
         let token = match &g.api_token_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read --api-token-file {}: {e}", path.display()))?;
-                let token = text.trim();
-                if token.is_empty() {
-                    return Err(format!("--api-token-file {} is empty", path.display()));
-                }
-                Some(SecretString::from(token.to_owned()))
-            }
-            None => env("CLOUDFLARE_API_TOKEN")
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .map(SecretString::from),
+            Some(path) => Some(crate::token::from_file(path)?),
+            None => crate::token::from_env(env("CLOUDFLARE_API_TOKEN"))?,
         };
+        let mut warnings = Vec::new();
+        let token: Option<SecretString> = token.map(|t| {
+            warnings.extend(t.warning);
+            t.secret
+        });
         let base_url = g.api_url.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
             return Err(format!(
@@ -477,6 +473,7 @@ impl Cli {
             log_format: g.log_format,
             output,
             safety,
+            warnings,
         })
     }
 }

@@ -20,6 +20,7 @@ pub mod reconcile;
 pub mod safety;
 pub mod saved_plan;
 pub mod sim;
+pub mod token;
 
 pub use commands::{Status, run};
 

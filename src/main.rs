@@ -29,6 +29,9 @@ fn main() -> ExitCode {
             )
             .init(),
     }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     // Long messages stay on one line, so they can be searched in CI logs.
     let _ = miette::set_hook(Box::new(|_| {
         Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())

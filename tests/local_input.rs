@@ -233,3 +233,106 @@ async fn an_unknown_yaml_tag_is_an_error_naming_the_tag_file_and_line() {
     })
     .await;
 }
+
+/// A token file holding `text`, with `mode`.
+#[cfg(unix)]
+fn token_file(dir: &Path, text: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("token");
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_that_cannot_be_a_header_is_a_start_up_error_not_a_retry_loop() {
+    within(async {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("access.yaml");
+        std::fs::write(&manifest, FIRST).unwrap();
+        let half = &sim.token()[..4];
+        // The token with a second line (a file saved with a comment, two tokens pasted).
+        let two_lines = format!("{}\nsecond-line-secret\n", sim.token());
+        let file = token_file(dir.path(), &two_lines, 0o600);
+        let started = std::time::Instant::now();
+        let from_file = cli(&sim)
+            .env_remove("CLOUDFLARE_API_TOKEN")
+            .args(["plan", "--api-token-file"])
+            .arg(&file)
+            .arg("-f")
+            .arg(&manifest)
+            .output()
+            .unwrap();
+        let from_env = cli(&sim)
+            .env("CLOUDFLARE_API_TOKEN", format!("{}\u{7}x", sim.token()))
+            .args(["run", "--once", "-f"])
+            .arg(&manifest)
+            .output()
+            .unwrap();
+        // Before: "failed to parse header value", retried for the 6-minute deadline.
+        assert!(started.elapsed() < Duration::from_secs(30));
+        for (out, says) in [
+            (&from_file, "has a line break inside it (at character 10)"),
+            (
+                &from_env,
+                "CLOUDFLARE_API_TOKEN has a control character (U+0007)",
+            ),
+        ] {
+            let err = stderr(out);
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(err.contains(says), "{err}");
+            assert!(
+                !err.contains(half) && !err.contains("second-line-secret"),
+                "the token leaked: {err}"
+            );
+        }
+        assert!(stderr(&from_file).contains("token"), "names the file");
+        assert!(sim.journal().is_empty(), "no request was sent");
+        sim.shutdown().await;
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_file_others_can_read_is_used_with_one_warning() {
+    within(async {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("access.yaml");
+        std::fs::write(&manifest, FIRST).unwrap();
+        let plan = |mode: u32| {
+            let file = token_file(dir.path(), &format!("{}\n", sim.token()), mode);
+            cli(&sim)
+                .env_remove("CLOUDFLARE_API_TOKEN")
+                .args(["plan", "--api-token-file"])
+                .arg(&file)
+                .arg("-f")
+                .arg(&manifest)
+                .output()
+                .unwrap()
+        };
+        let open = plan(0o644);
+        let err = stderr(&open);
+        assert_eq!(open.status.code(), Some(0), "{err}");
+        assert_eq!(
+            err.matches("can be read by group or others (permissions 0644)")
+                .count(),
+            1,
+            "{err}"
+        );
+        assert!(err.contains("chmod 600"), "{err}");
+        assert!(!err.contains(sim.token()), "{err}");
+        let closed = plan(0o600);
+        assert_eq!(closed.status.code(), Some(0));
+        assert!(!stderr(&closed).contains("group or others"));
+        sim.shutdown().await;
+    })
+    .await;
+}
