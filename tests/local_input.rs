@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
@@ -332,6 +333,107 @@ async fn a_token_file_others_can_read_is_used_with_one_warning() {
         let closed = plan(0o600);
         assert_eq!(closed.status.code(), Some(0));
         assert!(!stderr(&closed).contains("group or others"));
+        sim.shutdown().await;
+    })
+    .await;
+}
+
+/// A simulator with `apps` synthetic apps.
+async fn big_account(apps: usize) -> Simulator {
+    use mcp_access::sim::synthetic::{Shape, synthetic};
+    let account = synthetic(Shape {
+        apps,
+        servers: 10,
+        foreign_policies: 5,
+        missing_apps: 0,
+        double_apps: 0,
+    });
+    Simulator::start(SimConfig::default(), account.seed)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn did_you_mean_is_bounded_for_huge_names_and_many_unknown_names() {
+    within(async {
+        let sim = big_account(5010).await;
+        let dir = tempfile::tempdir().unwrap();
+        let server = "  - app: server-1\n    downstream:\n";
+
+        // One unknown name of 900 KB (before: 114 s of string distances, and the name
+        // printed whole).
+        let huge = dir.path().join("huge.yaml");
+        std::fs::write(
+            &huge,
+            format!(
+                "owner: bench\nservers:\n{server}      - \"{}\"\n",
+                "q".repeat(900_000)
+            ),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let out = cli(&sim).args(["plan", "-f"]).arg(&huge).output().unwrap();
+        let took = started.elapsed();
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            &err[..err.len().min(2000)]
+        );
+        assert!(
+            err.contains("(900000 characters)"),
+            "{}",
+            &err[..err.len().min(2000)]
+        );
+        assert!(err.len() < 4096, "{} bytes of errors", err.len());
+        assert!(took < Duration::from_secs(30), "{took:?}");
+
+        // 20,000 unknown names, a few of them typos of real apps (before: 173 s, 12.7 MB
+        // printed).
+        let many = dir.path().join("many.yaml");
+        let mut text = format!("owner: bench\nservers:\n{server}");
+        for i in 0..20_000 {
+            writeln!(text, "      - no-such-app-{i:05}").unwrap();
+        }
+        std::fs::write(&many, text).unwrap();
+        let started = std::time::Instant::now();
+        let out = cli(&sim).args(["plan", "-f"]).arg(&many).output().unwrap();
+        let took = started.elapsed();
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            &err[..err.len().min(2000)]
+        );
+        assert!(
+            err.contains("the manifest has 20000 problems"),
+            "{}",
+            &err[..2000]
+        );
+        assert!(
+            err.contains("... and 19950 more problems (fix these first)"),
+            "{}",
+            &err[err.len().saturating_sub(2000)..]
+        );
+        assert!(err.len() < 64 * 1024, "{} bytes of errors", err.len());
+        assert!(took < Duration::from_secs(60), "{took:?}");
+        assert!(sim.writes().is_empty());
+
+        // A typo still gets its suggestion.
+        let typo = dir.path().join("typo.yaml");
+        std::fs::write(
+            &typo,
+            format!("owner: bench\nservers:\n{server}      - app-4999x\n"),
+        )
+        .unwrap();
+        let out = cli(&sim).args(["plan", "-f"]).arg(&typo).output().unwrap();
+        assert!(
+            stderr(&out).contains("did you mean `app-4999`?"),
+            "{}",
+            stderr(&out)
+        );
         sim.shutdown().await;
     })
     .await;

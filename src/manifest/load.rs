@@ -7,7 +7,7 @@ use std::sync::Arc;
 use miette::NamedSource;
 use sha2::{Digest, Sha256};
 
-use super::error::{ManifestError, Problem, ProblemKind};
+use super::error::{ManifestError, Problem, ProblemKind, shorten};
 use super::files::{expand, read};
 use super::location::{Located, SourceFile};
 use super::parse::{FileDecl, parse_file};
@@ -144,10 +144,12 @@ fn agree(
                 &new.at,
                 format!(
                     "{what} `{}` differs from {what} `{}` at {}",
-                    new.value, first.value, first.at
+                    shorten(&new.value),
+                    shorten(&first.value),
+                    first.at
                 ),
             )
-            .label(format!("{what} `{}`", new.value))
+            .label(format!("{what} `{}`", shorten(&new.value)))
             .help(format!(
                 "set {what} in one file, or to the same value everywhere"
             ))

@@ -1,8 +1,9 @@
 //! One manifest file's YAML tree turned into declarations, collecting every problem.
 
 use super::env::interpolate;
-use super::error::{Problem, ProblemKind};
+use super::error::{Problem, ProblemKind, shorten};
 use super::location::{Located, Location, SourceFile};
+use super::suggest::suggest;
 use super::yaml::{self, Node, Value};
 use super::{AppRef, ServerDecl, validate_owner};
 
@@ -190,9 +191,10 @@ impl Cx<'_> {
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
             .join(", ");
+        let shown = shorten(&name);
         let message = match suggest(&name, known.iter().copied()) {
-            Some(s) => format!("unknown field `{name}`, did you mean `{s}`?"),
-            None => format!("unknown field `{name}`"),
+            Some(s) => format!("unknown field `{shown}`, did you mean `{s}`?"),
+            None => format!("unknown field `{shown}`"),
         };
         let p = self.problem(ProblemKind::UnknownField, key, message);
         p.set_label("unknown field")
@@ -207,7 +209,7 @@ impl Cx<'_> {
             let p = self.problem(
                 ProblemKind::Invalid,
                 value,
-                format!("unsupported manifest version `{shown}`"),
+                format!("unsupported manifest version `{}`", shorten(&shown)),
             );
             p.set_help(format!("this mcp-access reads `version: {VERSION}`"));
         }
@@ -409,46 +411,5 @@ fn scalar_text(node: &Node, source: &str) -> Option<String> {
         Value::Float(f) => Some(from_source.unwrap_or_else(|| f.to_string())),
         Value::Bool(b) => Some(from_source.unwrap_or_else(|| b.to_string())),
         Value::Null | Value::Seq(_) | Value::Map(_) => None,
-    }
-}
-
-/// The candidate closest to `word`, when one is close enough to be a likely typo.
-pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let lower = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| {
-            let cl = c.to_lowercase();
-            (
-                strsim::jaro_winkler(&lower, &cl),
-                strsim::levenshtein(&lower, &cl),
-                c,
-            )
-        })
-        .filter(|(jw, lev, c)| *jw > 0.85 || (*lev <= 2 && *lev < c.chars().count()))
-        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
-        .map(|(_, _, c)| c)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions_catch_typos_and_ignore_unrelated_words() {
-        assert_eq!(
-            suggest("downstrem", SERVER_KEYS.iter().copied()),
-            Some("downstream")
-        );
-        assert_eq!(suggest("ap", SERVER_KEYS.iter().copied()), Some("app"));
-        assert_eq!(
-            suggest("acount_id", TOP_KEYS.iter().copied()),
-            Some("account_id")
-        );
-        assert_eq!(suggest("colour", TOP_KEYS.iter().copied()), None);
-        assert_eq!(
-            suggest("internal api", ["Internal API", "Wiki"]),
-            Some("Internal API")
-        );
     }
 }
