@@ -438,3 +438,62 @@ async fn did_you_mean_is_bounded_for_huge_names_and_many_unknown_names() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn variable_expansion_has_the_same_1_mib_budget_as_the_file() {
+    within(async {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // 8,000 references to a 120 KB variable: 960 MB expanded (before: expanded in
+        // full, and the error echoed the whole value, a 960 MB stderr).
+        let path = dir.path().join("bomb.yaml");
+        let mut text = String::from("owner: platform\nservers:\n  - app: mcp-server-app\n    downstream:\n");
+        for _ in 0..8000 {
+            text.push_str("      - ${BIG}\n");
+        }
+        std::fs::write(&path, &text).unwrap();
+        let value = "v".repeat(120 * 1024);
+        let started = std::time::Instant::now();
+        let out = cli(&sim)
+            .env("BIG", &value)
+            .args(["plan", "-f"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{}", &err[..err.len().min(2000)]);
+        assert!(
+            err.contains("`${BIG}` expands to 122880 bytes, and the manifest would grow past the 1048576-byte limit"),
+            "{}",
+            &err[..err.len().min(2000)]
+        );
+        // The file's own 117 KB and seven expansions fit in 1 MiB; the eighth does not.
+        assert!(err.contains("bomb.yaml:12:9"), "the 8th reference: {err}");
+        assert!(!err.contains(&"v".repeat(300)), "the value is not echoed");
+        assert!(err.len() < 8 * 1024, "{} bytes of errors", err.len());
+        assert!(started.elapsed() < Duration::from_secs(30));
+
+        // A long value that ends up in a message is quoted cut, with its length.
+        let long = dir.path().join("long.yaml");
+        std::fs::write(
+            &long,
+            "owner: platform\nservers:\n  - app: ${BIG}\n    downstream: []\n",
+        )
+        .unwrap();
+        let out = cli(&sim)
+            .env("BIG", &value)
+            .args(["plan", "-f"])
+            .arg(&long)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(err.contains("… (122880 characters)"), "{err}");
+        assert!(err.len() < 4 * 1024, "{} bytes of errors", err.len());
+        assert!(sim.writes().is_empty());
+        sim.shutdown().await;
+    })
+    .await;
+}

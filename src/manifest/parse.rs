@@ -1,6 +1,6 @@
 //! One manifest file's YAML tree turned into declarations, collecting every problem.
 
-use super::env::interpolate;
+use super::env::{interpolate, room};
 use super::error::{Problem, ProblemKind, shorten};
 use super::location::{Located, Location, SourceFile};
 use super::suggest::suggest;
@@ -32,6 +32,8 @@ pub fn parse_file(
         source,
         env,
         problems: Vec::new(),
+        room: room(source.inner().len()),
+        expansion_refused: false,
     };
     let decl = match yaml::parse(source.inner()) {
         Ok(root) => cx.file(&root),
@@ -104,6 +106,11 @@ struct Cx<'a> {
     source: &'a SourceFile,
     env: &'a dyn Fn(&str) -> Option<String>,
     problems: Vec<Problem>,
+    /// Bytes the file may still grow by through `${VAR}` expansion: expanded, it may
+    /// not pass the limit of a file read from disk.
+    room: usize,
+    /// An expansion passed the limit: later ones are not tried.
+    expansion_refused: bool,
 }
 
 impl Cx<'_> {
@@ -233,8 +240,16 @@ impl Cx<'_> {
             }
         };
         let at = self.loc(node);
-        match interpolate(&text, self.env) {
-            Ok(value) => Some(Located::new(value, at)),
+        if self.expansion_refused && text.contains('$') {
+            // Reported once, at the reference that passed the limit.
+            return None;
+        }
+        let max_len = text.len() + self.room;
+        match interpolate(&text, self.env, max_len) {
+            Ok(value) => {
+                self.room = max_len - value.len();
+                Some(Located::new(value, at))
+            }
             Err(err) => {
                 let reference = &text[err.start..err.start + err.len];
                 // Point at the reference itself when it appears verbatim in the source.
@@ -247,8 +262,12 @@ impl Cx<'_> {
                     Some(i) => Location::at_offset(self.source, offset + i, reference.len()),
                     None => at,
                 };
-                let mut p =
-                    Problem::at(ProblemKind::Env, &here, err.message).label("needs a value");
+                self.expansion_refused |= err.over_limit;
+                let mut p = if err.over_limit {
+                    Problem::at(ProblemKind::Limit, &here, err.message).label("too large")
+                } else {
+                    Problem::at(ProblemKind::Env, &here, err.message).label("needs a value")
+                };
                 if let Some(help) = err.help {
                     p = p.help(help);
                 }
