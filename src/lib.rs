@@ -11,6 +11,8 @@ pub mod cloudflare;
 pub mod commands;
 pub mod controller;
 pub mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod github;
 pub mod inventory;
 pub mod manifest;

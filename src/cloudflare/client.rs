@@ -23,6 +23,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 use super::error::{ApiMessage, Error};
 use super::types::{App, AppSummary, Policy};
 
