@@ -158,8 +158,10 @@ impl Controller {
         shutdown: CancellationToken,
     ) -> Result<(), Error> {
         let (stop_server, server_stopped) = tokio::sync::oneshot::channel();
-        let server = listener
-            .map(|listener| tokio::spawn(server::serve(listener, self.state(), server_stopped)));
+        let server = match listener {
+            Some(listener) => Some(server::spawn(listener, self.state(), server_stopped)?),
+            None => None,
+        };
         // When the stop was asked for: the ops server's drain must end within the grace
         // period counted from then.
         let grace_ends = tokio::spawn({

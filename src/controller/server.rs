@@ -6,8 +6,12 @@
 //! request would otherwise hold a file descriptor forever and keep a graceful stop
 //! waiting. Here every connection must send its request head within
 //! [`HEADER_READ_TIMEOUT`], at most [`MAX_CONNECTIONS`] are open at once (more wait in
-//! the kernel's accept queue), and a stop closes idle and half-open connections at
-//! once and every other one after a short drain.
+//! the kernel's accept queue, which is [`BACKLOG`] deep), and a stop closes idle and
+//! half-open connections at once and every other one after a short drain.
+//!
+//! The server runs on a thread of its own with a single-threaded runtime ([`spawn`]):
+//! a flood of ops requests competes with the reconcile loop for the CPU at most, never
+//! for the loop's runtime and its task queues.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -147,6 +151,50 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// kubelet's probes, one or two Prometheus scrapers); further connections wait in the
 /// kernel's accept queue until one closes, so a flood costs no file descriptors.
 pub const MAX_CONNECTIONS: usize = 256;
+
+/// Connections the kernel queues for us beyond [`MAX_CONNECTIONS`] (capped by
+/// `net.core.somaxconn`). Deep enough that a burst of a few thousand connections waits
+/// instead of having SYNs dropped and retried a second later.
+pub const BACKLOG: u32 = 4096;
+
+/// Binds the ops port with a [`BACKLOG`]-deep accept queue. Needs a Tokio runtime.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's `TcpListener::bind` does on Unix: a restarted controller can bind again
+    // while old connections linger in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// Starts [`serve`] on a thread of its own, with its own single-threaded runtime.
+/// The returned handle finishes when the server has stopped.
+pub fn spawn(
+    listener: TcpListener,
+    state: Arc<State>,
+    stop: oneshot::Receiver<Duration>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = listener.into_std()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("ops-server")
+        .build()?;
+    // A blocking-pool thread: awaitable from the loop's runtime, and the runtime waits
+    // for it at exit.
+    Ok(tokio::task::spawn_blocking(move || {
+        runtime.block_on(async move {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => serve(listener, state, stop).await,
+                Err(e) => tracing::error!(error = %e, "the ops server cannot start"),
+            }
+        });
+    }))
+}
 
 /// After a stop, how long connections with a request in flight get to finish before
 /// they are dropped (never beyond the grace period).
