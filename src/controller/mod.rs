@@ -291,10 +291,10 @@ impl Controller {
     /// remembers) and rebuilt only when the account changes.
     fn client(&mut self, manifest: &Manifest) -> Result<Client, Error> {
         let account_id = self.api.account_id(manifest.account_id.as_deref())?;
-        if let Some(client) = self.client.as_ref() {
-            if client.config().account_id == account_id {
-                return Ok(client.clone());
-            }
+        if let Some(client) = self.client.as_ref()
+            && client.config().account_id == account_id
+        {
+            return Ok(client.clone());
         }
         let mut config = self.api.client_config(account_id, self.api.token()?);
         config.retry_deadline = self.options.api_retry_deadline;
