@@ -365,6 +365,35 @@ mod tests {
     }
 
     #[test]
+    fn every_failure_result_is_one_the_metric_help_lists() {
+        let refused = ReconcileError::Refused {
+            message: "too many".into(),
+            plan: Box::new(crate::plan::Plan {
+                owner: "platform".into(),
+                servers: Vec::new(),
+                creates: Vec::new(),
+                updates: Vec::new(),
+                app_changes: Vec::new(),
+                deletes: Vec::new(),
+                unmanaged: Vec::new(),
+                managed_links: 0,
+            }),
+            fingerprint: String::new(),
+        };
+        let errors = [
+            Error::Config("x".into()),
+            Error::Io(std::io::Error::other("x")),
+            Error::Reconcile(ReconcileError::Cancelled),
+            Error::Reconcile(refused),
+            Error::UndeclaredAccess("x".into()),
+        ];
+        for error in &errors {
+            let (label, _) = classify(error);
+            assert!(metrics::RESULTS.contains(&label), "{label} for {error}");
+        }
+    }
+
+    #[test]
     fn jitter_is_a_percentage_and_stays_within_it() {
         assert_eq!("10%".parse::<Jitter>(), Ok(Jitter(0.1)));
         assert_eq!("0".parse::<Jitter>(), Ok(Jitter::NONE));
