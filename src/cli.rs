@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 use crate::cloudflare::{DEFAULT_BASE_URL, Rate};
@@ -17,7 +17,7 @@ use crate::sim::{Faults, RateLimit, Seed, SimConfig};
 /// Reconcile Cloudflare Access "Linked App Token" policies: which MCP servers may call
 /// which internal apps with the user's identity.
 #[derive(Debug, Parser)]
-#[command(name = "mcp-access", version, about, long_about = None, propagate_version = true)]
+#[command(name = "mcp-access", version = crate::build_info::VERSION_LINE, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: CommandArgs,
@@ -171,6 +171,20 @@ enum CommandArgs {
     /// The Cloudflare Access API simulator.
     #[command(subcommand)]
     Sim(SimArgs),
+    /// Print a shell completion script, e.g. `mcp-access completions bash >
+    /// ~/.local/share/bash-completion/completions/mcp-access`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff); with `--dir`, write one page per command there
+    /// (`mcp-access.1`, `mcp-access-plan.1`, ...).
+    Man {
+        /// Directory to write every page to, instead of printing the main one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +275,20 @@ pub enum Command {
     Check(crate::check::command::CheckArgs),
     /// `run`.
     Run(crate::controller::RunOptions),
+    /// `completions`.
+    Completions {
+        /// For which shell.
+        shell: clap_complete::Shell,
+        /// The command line to complete (this program's clap definition).
+        cli: Box<clap::Command>,
+    },
+    /// `man`.
+    Man {
+        /// Where to write every page; `None`: print the main page.
+        dir: Option<PathBuf>,
+        /// The command line to document (this program's clap definition).
+        cli: Box<clap::Command>,
+    },
     /// `sim serve`.
     SimServe {
         /// Where to listen.
@@ -370,6 +398,14 @@ impl CommandArgs {
                 }
             }
             CommandArgs::Demo => Command::Demo,
+            CommandArgs::Completions { shell } => Command::Completions {
+                shell,
+                cli: Box::new(Cli::command()),
+            },
+            CommandArgs::Man { dir } => Command::Man {
+                dir,
+                cli: Box::new(Cli::command()),
+            },
             CommandArgs::Check {
                 manifests,
                 from,

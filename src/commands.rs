@@ -15,6 +15,7 @@ use crate::reconcile::{self, Outcome, ReconcileOptions};
 use crate::sim::{Seed, SimConfig, Simulator};
 
 mod plans;
+mod reference;
 
 /// How a successful invocation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +61,12 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             plans::apply_saved(&config, &client, &doc, plan).await
         }
         Command::Demo => demo().await,
+        Command::Completions { shell, cli } => {
+            reference::completions(cli, *shell, &mut std::io::stdout().lock()).map(|()| Status::Ok)
+        }
+        Command::Man { dir, cli } => {
+            reference::man(cli, dir.as_deref(), &mut std::io::stdout().lock()).map(|()| Status::Ok)
+        }
         Command::Check(args) => crate::check::command::run(&config, args)
             .await
             .map(|()| Status::Ok),

@@ -5,6 +5,7 @@
 //! renderers); [`cloudflare`], [`apply`] and [`sim`] are the I/O edges.
 
 pub mod apply;
+pub mod build_info;
 pub mod check;
 pub mod cli;
 pub mod cloudflare;
