@@ -23,7 +23,8 @@
 #                        $GITHUB_SERVER_URL/$ACTION_REPOSITORY/releases/download
 #
 # A tagged version is never silently replaced by a source build: when its download or
-# its checksum fails, the step fails.
+# its checksum fails, the step fails. A commit SHA whose version has no release yet
+# builds from source; a checksum mismatch fails whatever the ref.
 set -euo pipefail
 
 log() { printf '%s\n' "$*" >&2; }
@@ -144,7 +145,12 @@ install_release() {
   rm -rf "$dir" && mkdir -p "$dir"
 
   log "mcp-access: downloading $archive ($tag)"
-  fetch "$base/SHA256SUMS" "$dir/SHA256SUMS" || fail "cannot download $base/SHA256SUMS"
+  if ! fetch "$base/SHA256SUMS" "$dir/SHA256SUMS"; then
+    # A pinned commit between two releases: its version is not released (yet).
+    [ -n "${expect_commit:-}" ] && [ "$mode" = auto ] &&
+      use_source "no release $tag to match commit ${ACTION_REF}"
+    fail "cannot download $base/SHA256SUMS"
+  fi
   fetch "$base/$archive" "$dir/$archive" || fail "cannot download $base/$archive"
   # The line for exactly this file name (`HASH  NAME` or `HASH *NAME`).
   line=$(grep -E "^[0-9a-fA-F]{64} [ *]${archive//./\\.}\$" "$dir/SHA256SUMS" || true)

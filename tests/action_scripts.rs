@@ -356,6 +356,19 @@ fn a_commit_sha_uses_the_release_only_when_built_from_that_commit() {
     let outputs = runner.outputs();
     assert_eq!(outputs["method"], "source", "{outputs:?}");
     assert!(!outputs.contains_key("bin"));
+
+    // A commit whose version has no release yet builds from source too...
+    std::fs::remove_dir_all(runner.path("releases/v9.9.9")).unwrap();
+    std::fs::write(runner.path("output"), "").unwrap();
+    let out = runner.script("install.sh", &["release"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(runner.outputs()["method"], "source");
+    // ...unless the release binary was required.
+    runner.set("INPUT_INSTALL", "release");
+    assert_failed_with(
+        &runner.script("install.sh", &["release"]),
+        "cannot download",
+    );
 }
 
 #[test]
@@ -676,4 +689,82 @@ async fn run_with_the_real_binary_plans_and_fails_on_a_typo() {
     })
     .await
     .expect("test timed out");
+}
+
+/// The release workflow's packaging (`.ci/package.sh`) and the installer agree: an
+/// archive packaged from this build installs, verified, and ships the man pages and
+/// the completions.
+#[test]
+fn a_packaged_release_of_this_build_installs() {
+    let mut runner = Runner::new();
+    let version = env!("CARGO_PKG_VERSION");
+    let tag = format!("v{version}");
+    runner.set("ACTION_REF", &tag);
+    let bin = assert_cmd::cargo::cargo_bin("mcp-access");
+    let release = runner.path(&format!("releases/{tag}"));
+    let package = |args: &[&str]| {
+        let out = Command::new("bash")
+            .arg(format!("{ROOT}/.ci/package.sh"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // What gets packaged: a wrapper that runs this build (the debug binary itself is
+    // hundreds of MB, slow to compress on a busy machine); the docs come from the build.
+    let wrapper = runner.path("wrapper");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec '{}' \"$@\"\n", bin.display()),
+    )
+    .unwrap();
+    make_executable(&wrapper);
+    let (bin_s, release_s) = (bin.to_str().unwrap(), release.to_str().unwrap());
+    for target in [LINUX_X64, "x86_64-pc-windows-msvc"] {
+        package(&[
+            "archive",
+            version,
+            target,
+            wrapper.to_str().unwrap(),
+            bin_s,
+            release_s,
+        ]);
+    }
+    let sums = package(&["sums", release_s]);
+    assert_eq!(sums.lines().count(), 2, "{sums}");
+
+    let out = runner.script("install.sh", &["release"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let installed = PathBuf::from(&runner.outputs()["bin"]);
+    let line = Command::new(&installed).arg("--version").output().unwrap();
+    assert!(
+        text(&line.stdout).starts_with(&format!("mcp-access {version} (commit ")),
+        "{}",
+        text(&line.stdout)
+    );
+    let dir = installed.parent().unwrap();
+    for file in [
+        "README.md",
+        "man/man1/mcp-access.1",
+        "man/man1/mcp-access-plan.1",
+        "man/man1/mcp-access-sim-serve.1",
+        "completions/mcp-access.bash",
+        "completions/_mcp-access",
+        "completions/mcp-access.fish",
+        "completions/_mcp-access.ps1",
+        "completions/mcp-access.elv",
+    ] {
+        let len = std::fs::metadata(dir.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
+            .len();
+        assert!(len > 100, "{file} is nearly empty");
+    }
+
+    // The Windows archive installs on a Windows runner.
+    std::fs::write(runner.path("output"), "").unwrap();
+    runner.set("RUNNER_OS", "Windows");
+    let out = runner.script("install.sh", &["release"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(runner.outputs()["bin"].ends_with("x86_64-pc-windows-msvc/mcp-access.exe"));
 }
