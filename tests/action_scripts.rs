@@ -768,3 +768,34 @@ fn a_packaged_release_of_this_build_installs() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(runner.outputs()["bin"].ends_with("x86_64-pc-windows-msvc/mcp-access.exe"));
 }
+
+/// The Action examples people copy pin the version this source is: bumping the
+/// version without them fails here.
+#[test]
+fn the_docs_and_examples_pin_this_version() {
+    let want = format!("your-org/mcp-access@v{}", env!("CARGO_PKG_VERSION"));
+    let mut files = vec![PathBuf::from(format!("{ROOT}/README.md"))];
+    for dir in ["docs", "examples/github"] {
+        if let Ok(entries) = std::fs::read_dir(format!("{ROOT}/{dir}")) {
+            files.extend(entries.map(|e| e.unwrap().path()));
+        }
+    }
+    let mut pins = 0;
+    for file in files {
+        let Ok(body) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for (at, _) in body.match_indices("your-org/mcp-access@") {
+            let pin: String = body[at..]
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '`')
+                .collect();
+            if pin.ends_with("@v...") {
+                continue; // prose about pins, not a pin
+            }
+            assert_eq!(pin, want, "in {}", file.display());
+            pins += 1;
+        }
+    }
+    assert!(pins >= 3, "the examples pin the action ({pins} pins found)");
+}
