@@ -537,23 +537,19 @@ impl CommandArgs {
                 )
             }
             CommandArgs::Demo => (Command::Demo, Parts::default()),
-            CommandArgs::Completions { shell } => (
-                Command::Completions {
-                    shell,
-                    cli: Box::new(Cli::command()),
-                },
-                Parts::default(),
-            ),
-            CommandArgs::Man { dir } => (
-                Command::Man {
-                    dir,
-                    cli: Box::new(Cli::command()),
-                },
-                Parts::default(),
-            ),
+            CommandArgs::Completions { shell } => {
+                reference(|cli| Command::Completions { shell, cli })
+            }
+            CommandArgs::Man { dir } => reference(|cli| Command::Man { dir, cli }),
             CommandArgs::Sim(SimArgs::Serve(a)) => (a.into_command()?, Parts::default()),
         })
     }
+}
+
+/// `completions` and `man`: a command that documents this command line, and no
+/// settings.
+fn reference(command: impl FnOnce(Box<clap::Command>) -> Command) -> (Command, Parts) {
+    (command(Box::new(Cli::command())), Parts::default())
 }
 
 impl ApiArgs {
