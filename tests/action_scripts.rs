@@ -3,6 +3,8 @@
 //! `GITHUB_STEP_SUMMARY` files, a local directory standing in for the releases
 //! (archives and `SHA256SUMS`, one of them tampered with), and a fake `mcp-access`
 //! exiting 0, 1, 2 or anything else; then the real binary against the simulator.
+//! (Unix only: the harness makes files executable the Unix way.)
+#![cfg(unix)]
 
 mod common;
 

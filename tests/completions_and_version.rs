@@ -79,6 +79,7 @@ fn completions_generate_for_every_shell_and_name_every_subcommand() {
     }
 }
 
+#[cfg(unix)]
 #[test]
 fn bash_completion_loads_and_completes_subcommands() {
     let script = stdout(&["completions", "bash"]);
