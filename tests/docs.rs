@@ -65,6 +65,38 @@ fn seed_for(page: &str) -> Seed {
     seed
 }
 
+/// trycmd drops the last newline of an expected output, taking it for the line break
+/// before the closing fence: a block written as a terminal shows it (no empty line before
+/// the fence) would miss its final newline. This adds that empty line where it is
+/// missing, in `console` blocks only.
+fn with_blank_line_before_closing_fences(text: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut fence: Option<String> = None;
+    for line in text.lines() {
+        let ticks = line.len() - line.trim_start_matches('`').len();
+        match &fence {
+            None if ticks >= 3 => {
+                let info = line[ticks..].trim();
+                let lang = info.split(',').next().unwrap_or_default();
+                if (lang == "console" || lang == "trycmd") && !info.contains("ignore") {
+                    fence = Some(line[..ticks].to_owned());
+                }
+            }
+            Some(open) if line.starts_with(open.as_str()) && line.trim() == open => {
+                if out.last().is_some_and(|l| !l.is_empty()) {
+                    out.push("");
+                }
+                fence = None;
+            }
+            _ => {}
+        }
+        out.push(line);
+    }
+    let mut joined = out.join("\n");
+    joined.push('\n');
+    joined
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -89,7 +121,8 @@ fn run_page(page: &Path) {
     // trycmd runs `<page>.md` in `<page>.in/` when that directory exists.
     let dir = tempfile::tempdir().unwrap();
     let case = dir.path().join(&name);
-    std::fs::copy(page, &case).unwrap();
+    let text = std::fs::read_to_string(page).unwrap();
+    std::fs::write(&case, with_blank_line_before_closing_fences(&text)).unwrap();
     let workspace = case.with_extension("in");
     copy_dir(
         &Path::new(ROOT).join("examples/access"),
