@@ -66,9 +66,20 @@ struct GlobalArgs {
     #[arg(long, default_value_t = 200, global = true)]
     burst: u32,
     /// Total time one API request may spend retrying, waits included (long enough to
-    /// wait out a 5-minute rate-limit block).
+    /// wait out a 5-minute rate-limit block). Connection failures get only ~10 s.
     #[arg(long, default_value = "6m", value_parser = humantime::parse_duration, global = true)]
     retry_deadline: Duration,
+    /// Longest silence while waiting for or reading an API response; a stalled
+    /// response is retried.
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration, global = true)]
+    read_timeout: Duration,
+    /// Largest API response read (e.g. 64MiB); a larger one is an error.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = crate::cloudflare::parse_size, global = true)]
+    max_response_size: u64,
+    /// Most items one API list (apps, policies) may hold. Cloudflare's standard limit
+    /// is 500 of each; raise this for an account with more.
+    #[arg(long, value_name = "N", default_value_t = crate::cloudflare::DEFAULT_MAX_LIST_ITEMS, global = true)]
+    max_list_items: usize,
 }
 
 /// Log output format.
@@ -227,6 +238,15 @@ struct SimServeArgs {
     /// Server-side maximum `per_page` when listing policies.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     policies_page_cap: u32,
+    /// Requests another client of the same user spends at the start of every
+    /// rate-limit window (the simulated account's budget is shared).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    rate_limit_spent: u32,
+    /// Deliberate misbehaviour, not the real API's: e.g.
+    /// `repeat-last-page=policies,total=apps:1000000000,always-429=0` (see
+    /// docs/simulator.md for every item).
+    #[arg(long, value_name = "SPEC", default_value = "")]
+    misbehave: String,
 }
 
 /// What to do, validated.
@@ -291,6 +311,12 @@ pub struct ApiSettings {
     pub burst: u32,
     /// Total retry time of one request.
     pub retry_deadline: Duration,
+    /// Longest silence while reading a response.
+    pub read_timeout: Duration,
+    /// Largest response body read, in bytes.
+    pub max_response_bytes: u64,
+    /// Most items one list may hold.
+    pub max_list_items: usize,
     /// A progress bar on stderr for long reads and applies (drawn only on a terminal).
     pub progress: bool,
 }
@@ -314,6 +340,8 @@ pub struct Config {
     pub output: OutputFormat,
     /// `--policy`, `--max-delete-percent`, `--force`, `--allow-empty`.
     pub safety: Safety,
+    /// Scrubs the token from everything printed (plans, reports).
+    pub redactor: crate::redact::Redactor,
 }
 
 impl CommandArgs {
@@ -428,6 +456,9 @@ impl Cli {
                 "--api-url {base_url:?} must start with https:// (or http:// for a local simulator)"
             ));
         }
+        if g.max_list_items == 0 || g.read_timeout.is_zero() {
+            return Err("--max-list-items and --read-timeout must be above zero".into());
+        }
         if g.concurrency == 0 {
             return Err("--concurrency must be at least 1".into());
         }
@@ -456,6 +487,7 @@ impl Cli {
             (false, _) => tracing::Level::TRACE,
         };
         Ok(Config {
+            redactor: crate::redact::Redactor::for_token(token.as_ref()),
             command,
             api: ApiSettings {
                 base_url,
@@ -469,6 +501,9 @@ impl Cli {
                 }),
                 burst: g.burst,
                 retry_deadline: g.retry_deadline,
+                read_timeout: g.read_timeout,
+                max_response_bytes: g.max_response_size,
+                max_list_items: g.max_list_items,
                 progress: !g.quiet && g.log_format == LogFormat::Text,
             },
             owner: g.owner,
@@ -502,8 +537,14 @@ fn sim_serve(
     if args.token.trim().is_empty() {
         return Err("--token must not be empty".into());
     }
+    let misbehave = args
+        .misbehave
+        .parse()
+        .map_err(|e| format!("--misbehave: {e}"))?;
     let mut config = SimConfig {
         token: args.token,
+        rate_limit_spent: args.rate_limit_spent,
+        misbehave,
         apps_page_cap: args.apps_page_cap as usize,
         policies_page_cap: args.policies_page_cap as usize,
         faults,

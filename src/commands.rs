@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::cli::{ApiSettings, Command, Config};
-use crate::cloudflare::{Client, ClientConfig};
+use crate::cloudflare::{Client, ClientConfig, Permission};
 use crate::manifest::{self, Manifest};
 use crate::output::{OutputFormat, Report};
 use crate::reconcile::{self, Outcome, ReconcileOptions};
@@ -39,7 +39,12 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             out,
         } => {
             let manifest = manifest::load(files)?;
-            let client = client_for(&config.api, &manifest)?;
+            let permission = if *dry_run {
+                Permission::Read
+            } else {
+                Permission::Write
+            };
+            let client = client_for(&config.api, &manifest, permission)?;
             let options = ReconcileOptions {
                 owner: owner(&config, &manifest),
                 dry_run: *dry_run,
@@ -56,7 +61,8 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             if !files.is_empty() {
                 plans::check_manifest(&doc, &manifest::load(files)?)?;
             }
-            let client = client_for_account(&config.api, doc.account_id.clone())?;
+            let client =
+                client_for_account(&config.api, doc.account_id.clone(), Permission::Write)?;
             plans::apply_saved(&config, &client, &doc, plan).await
         }
         Command::Demo => demo().await,
@@ -143,12 +149,20 @@ pub(crate) fn owner(config: &Config, manifest: &Manifest) -> String {
 
 /// Builds the API client; the account id from `--account-id` / the environment wins
 /// over the manifest's.
-pub(crate) fn client_for(api: &ApiSettings, manifest: &Manifest) -> Result<Client, Error> {
-    client_for_account(api, manifest.account_id.clone())
+pub(crate) fn client_for(
+    api: &ApiSettings,
+    manifest: &Manifest,
+    permission: Permission,
+) -> Result<Client, Error> {
+    client_for_account(api, manifest.account_id.clone(), permission)
 }
 
 /// Builds the API client for `--account-id`, else `fallback`.
-fn client_for_account(api: &ApiSettings, fallback: Option<String>) -> Result<Client, Error> {
+fn client_for_account(
+    api: &ApiSettings,
+    fallback: Option<String>,
+    permission: Permission,
+) -> Result<Client, Error> {
     let account_id = api
         .account_id
         .clone()
@@ -163,20 +177,27 @@ fn client_for_account(api: &ApiSettings, fallback: Option<String>) -> Result<Cli
             "no API token: set CLOUDFLARE_API_TOKEN or pass --api-token-file (permission \"Access: Apps and Policies Read\" to plan, \"... Write\" to reconcile)".into(),
         )
     })?;
-    Ok(Client::new(client_config(api, account_id, token))?)
+    Ok(Client::new(client_config(
+        api, account_id, token, permission,
+    ))?)
 }
 
 pub(crate) fn client_config(
     api: &ApiSettings,
     account_id: String,
     token: SecretString,
+    permission: Permission,
 ) -> ClientConfig {
     let mut config = ClientConfig::new(api.base_url.clone(), account_id, token);
+    config.permission = permission;
     config.concurrency = api.concurrency;
     config.request_timeout = api.request_timeout;
     config.rate = api.rate;
     config.burst = api.burst;
     config.retry_deadline = api.retry_deadline;
+    config.read_timeout = api.read_timeout;
+    config.max_response_bytes = api.max_response_bytes;
+    config.max_list_items = api.max_list_items;
     config.progress = api.progress;
     config
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mcp_access::cli::{Cli, LogFormat};
+use mcp_access::redact::{RedactingStderr, Redactor};
 use mcp_access::{Status, run};
 use tracing_subscriber::EnvFilter;
 
@@ -18,9 +19,11 @@ fn main() -> ExitCode {
     };
     let filter = EnvFilter::try_from_env("MCP_ACCESS_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,mcp_access={}", config.log_level)));
+    // The token never reaches stderr, whatever a log line or an error quotes.
+    let redactor = Redactor::for_token(config.api.token.as_ref());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(RedactingStderr(redactor.clone()));
     match config.log_format {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs
@@ -44,7 +47,8 @@ fn main() -> ExitCode {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::ChangesPending) => ExitCode::from(2),
         Err(error) => {
-            eprintln!("{:?}", miette::Report::new(error));
+            let shown = format!("{:?}", miette::Report::new(error));
+            eprintln!("{}", redactor.scrub(&shown));
             ExitCode::from(1)
         }
     }

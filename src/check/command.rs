@@ -28,13 +28,14 @@ pub struct CheckArgs {
 /// the report is written first, then an error names the undeclared grants.
 pub async fn run(config: &crate::cli::Config, args: &CheckArgs) -> Result<(), Error> {
     let manifest = manifest::load(&args.files)?;
-    let client = crate::commands::client_for(&config.api, &manifest)?;
+    let client =
+        crate::commands::client_for(&config.api, &manifest, crate::cloudflare::Permission::Read)?;
     let owner = crate::commands::owner(config, &manifest);
     let inventory = inventory::fetch(&client).await?;
     let desired = manifest::resolve(&manifest, &owner, &inventory)?;
     let query = query(&inventory, args).map_err(|e| Error::Config(e.to_string()))?;
     let report = check(&inventory, &desired, &query);
-    let mut out = anstream::stdout();
+    let mut out = config.redactor.writer(anstream::stdout());
     // anstream drops the styles when stdout is not a terminal or NO_COLOR is set.
     write_report(&report, args.format, true, &mut out)?;
     out.flush()?;

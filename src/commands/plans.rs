@@ -41,7 +41,7 @@ pub(super) async fn plan(
     } else {
         Status::Ok
     };
-    report.emit(config.output, exit_code(status))?;
+    report.emit(config.output, exit_code(status), &config.redactor)?;
     Ok(status)
 }
 
@@ -61,7 +61,7 @@ pub(super) async fn reconcile(
         Ok(outcome) => {
             let mut report = Report::from_outcome(&outcome, manifest.digest.clone());
             report.account_id = account_id;
-            report.emit(config.output, 0)?;
+            report.emit(config.output, 0, &config.redactor)?;
             Ok(Status::Ok)
         }
         Err(e) => {
@@ -79,7 +79,7 @@ pub(super) async fn reconcile(
                 );
                 report.account_id = account_id;
                 report.refused = Some(message.clone());
-                report.emit(config.output, 1)?;
+                report.emit(config.output, 1, &config.redactor)?;
             }
             Err(e.into())
         }
@@ -123,7 +123,7 @@ pub(super) async fn apply_saved(
                 path.display()
             );
             report.applied(&[&applied], summary);
-            report.emit(config.output, 0)?;
+            report.emit(config.output, 0, &config.redactor)?;
             Ok(Status::Ok)
         }
         Err(e) => {
@@ -131,14 +131,14 @@ pub(super) async fn apply_saved(
                 SavedPlanError::Refused { message, plan } => {
                     report.plan = (**plan).clone();
                     report.refused = Some(format!("Refusing to apply: {message}"));
-                    report.emit(config.output, 1)?;
+                    report.emit(config.output, 1, &config.redactor)?;
                 }
                 SavedPlanError::Incomplete(applied) => {
                     report.applied(
                         &[applied],
                         "The saved plan was applied only in part.".into(),
                     );
-                    report.emit(config.output, 1)?;
+                    report.emit(config.output, 1, &config.redactor)?;
                 }
                 _ => {}
             }

@@ -319,7 +319,12 @@ impl Controller {
                 "no API token: set CLOUDFLARE_API_TOKEN or pass --api-token-file (permission \"Access: Apps and Policies Write\")".into(),
             )
         })?;
-        let mut config = crate::commands::client_config(&self.api, account_id, token);
+        let mut config = crate::commands::client_config(
+            &self.api,
+            account_id,
+            token,
+            crate::cloudflare::Permission::Write,
+        );
         config.retry_deadline = self.options.api_retry_deadline;
         // A daemon's stderr is a log, not a terminal to draw on.
         config.progress = false;
