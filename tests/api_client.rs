@@ -224,3 +224,60 @@ fn an_unreachable_api_says_so_within_seconds_and_names_the_url() {
     // A short budget (about 10 s), not the 6-minute deadline.
     assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_never_reaches_output_whatever_its_source() {
+    // An account where the token's value is also an app's name, so that the plan,
+    // the logs and GitHub's files would all carry it.
+    const TOKEN: &str = "tok3n-value-0042";
+    let mut seed = Seed::demo();
+    seed.apps.push(serde_json::json!({
+        "name": TOKEN, "type": "self_hosted", "domain": "tok.example.com"
+    }));
+    let config = SimConfig {
+        token: TOKEN.to_owned(),
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(config, seed).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let github_output = dir.path().join("output");
+    let summary = dir.path().join("summary");
+    let manifest = format!(
+        "owner: platform\nservers:\n  - app: mcp-server-app\n    downstream: [\"{TOKEN}\"]\n"
+    );
+    let file = manifest_file(&manifest);
+    for format in ["text", "json", "markdown"] {
+        let (code, out) = tokio::task::block_in_place(|| {
+            output(
+                cli(&sim)
+                    .env("GITHUB_OUTPUT", &github_output)
+                    .env("GITHUB_STEP_SUMMARY", &summary)
+                    .args(["plan", "-vv", "-o", format, "-f"])
+                    .arg(file.path()),
+            )
+        });
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("[redacted]"), "{format}: {out}");
+        assert!(!out.contains(TOKEN), "{format}: {out}");
+    }
+    for path in [&github_output, &summary] {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(
+            text.contains("[redacted]") && !text.contains(TOKEN),
+            "{text}"
+        );
+    }
+
+    // Manifest values that expand to the token, echoed in errors.
+    for manifest in [
+        "owner: platform\nservers:\n  - app: ${CLOUDFLARE_API_TOKEN}-missing\n",
+        "owner: ${CLOUDFLARE_API_TOKEN}!\nservers:\n  - app: mcp-server-app\n",
+    ] {
+        let file = manifest_file(manifest);
+        let (code, out) =
+            tokio::task::block_in_place(|| output(cli(&sim).args(["plan", "-f"]).arg(file.path())));
+        assert_eq!(code, 1, "{out}");
+        assert!(!out.contains(TOKEN), "{out}");
+        assert!(out.contains("[redacted]"), "{out}");
+    }
+}
