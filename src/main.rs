@@ -4,13 +4,23 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mcp_access::cli::{Cli, LogFormat};
+use mcp_access::cli::Cli;
+use mcp_access::config::LogFormat;
 use mcp_access::redact::{RedactingStderr, Redactor};
 use mcp_access::{Status, run};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let config = match Cli::parse().into_config(&|k| std::env::var(k).ok()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are answers. Every usage error exits 1: 2 means "changes
+            // pending" and nothing else.
+            return ExitCode::from(u8::from(e.use_stderr()));
+        }
+    };
+    let config = match cli.into_config(&|k| std::env::var(k).ok()) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("error: {message}");

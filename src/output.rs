@@ -145,6 +145,12 @@ impl Report {
         let mut out = redactor.writer(anstream::stdout());
         self.print(format, &mut out)?;
         out.flush()?;
-        crate::github::publish(self, exit_code, redactor, &|k| std::env::var(k).ok())
+        crate::github::publish(
+            &self.markdown(),
+            Some(&self.document()),
+            exit_code,
+            redactor,
+            &|k| std::env::var(k).ok(),
+        )
     }
 }

@@ -6,6 +6,7 @@ pub mod error;
 mod pacing;
 mod pagination;
 mod response;
+pub mod settings;
 pub mod types;
 
 pub use client::{
@@ -14,3 +15,4 @@ pub use client::{
 };
 pub use error::{ApiMessage, Error, Permission};
 pub use pagination::{ACCOUNT_LIMIT, DEFAULT_MAX_LIST_ITEMS, PAGE_SIZES};
+pub use settings::{ApiSettings, MissingSetting};
