@@ -7,8 +7,10 @@
 //! 1. fault dice are rolled; `latency` + `jitter` is waited out;
 //! 2. `reset`: the connection is aborted, nothing is applied;
 //! 3. `error`: a 500/502/503 envelope, nothing is applied;
-//! 4. routing (404 / 7003), bearer token (403 / 10000), rate limit (429 / 971), account
-//!    (403 / 9109), then the endpoint itself;
+//! 4. routing (404 / 7003), credentials (400 / 9106 missing, 400 / 6003 malformed,
+//!    403 / 10000 wrong), rate limit (429 / 971), account (403 / 9109), then the
+//!    endpoint itself; the `--misbehave` switches (off by default, see `misbehave`)
+//!    bend this step on purpose;
 //! 5. `lost` (writes only): the write is applied, then the connection is aborted;
 //! 6. `slow`: the handled response is held back for `slow_delay`.
 //!
