@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let config = match cli.into_config(&|k| std::env::var(k).ok()) {
         Ok(config) => config,
         Err(message) => {
-            eprintln!("error: {message}");
+            // No validated token yet: scrub the one in the environment, if any.
+            let redactor = Redactor::new(std::env::var("CLOUDFLARE_API_TOKEN").ok());
+            eprintln!("error: {}", redactor.scrub(&message));
             return ExitCode::from(1);
         }
     };
