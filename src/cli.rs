@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::check::{CheckOptions, Format as CheckFormat};
@@ -27,7 +27,7 @@ use crate::sim::{Faults, RateLimit, Seed, SimConfig};
 /// Reconcile Cloudflare Access "Linked App Token" policies: which MCP servers may call
 /// which internal apps with the user's identity.
 #[derive(Debug, Parser)]
-#[command(name = "mcp-access", version, about, long_about = None, propagate_version = true)]
+#[command(name = "mcp-access", version = crate::build_info::VERSION_LINE, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: CommandArgs,
@@ -220,6 +220,24 @@ enum CommandArgs {
     /// Run the Cloudflare Access API simulator.
     #[command(subcommand)]
     Sim(SimArgs),
+    /// Print a shell completion script.
+    ///
+    /// For bash, zsh, fish, PowerShell or elvish, e.g. `mcp-access completions bash >
+    /// ~/.local/share/bash-completion/completions/mcp-access`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page.
+    ///
+    /// The main page in roff on stdout (`mcp-access man | man -l -`); with `--dir`, one
+    /// page per command written there (`mcp-access.1`, `mcp-access-plan.1`, ...).
+    Man {
+        /// Directory to write every page to, instead of printing the main one.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -540,9 +558,19 @@ impl CommandArgs {
                 )
             }
             CommandArgs::Demo => (Command::Demo, Parts::default()),
+            CommandArgs::Completions { shell } => {
+                reference(|cli| Command::Completions { shell, cli })
+            }
+            CommandArgs::Man { dir } => reference(|cli| Command::Man { dir, cli }),
             CommandArgs::Sim(SimArgs::Serve(a)) => (a.into_command()?, Parts::default()),
         })
     }
+}
+
+/// `completions` and `man`: a command that documents this command line, and no
+/// settings.
+fn reference(command: impl FnOnce(Box<clap::Command>) -> Command) -> (Command, Parts) {
+    (command(Box::new(Cli::command())), Parts::default())
 }
 
 impl ApiArgs {
