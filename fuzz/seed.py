@@ -22,14 +22,16 @@ for path in sorted(root.glob("examples/**/*.y*ml")):
     write("manifest", f"seed-env-{name}", b"mcp-server-app\0" + text.replace(b"mcp-server-app", b"${APP}"))
 
 # API responses: a selector byte (kind = selector % 5; status 200 for selectors < 128),
-# then the body; kind 4 is an apps page, 0xFF, a policies page.
+# then the body. A list's pages are separated by 0xFF; kind 4 (an account) is the apps
+# list, 0xFE, the policies list.
 account = json.loads((root / "src" / "sim" / "demo_account.json").read_text())
 
 
-def page(items):
+def page(items, number=1, per_page=100, total=None):
     return json.dumps({
         "success": True, "errors": [], "messages": [], "result": items,
-        "result_info": {"page": 1, "per_page": 100, "count": len(items), "total_count": len(items)},
+        "result_info": {"page": number, "per_page": per_page, "count": len(items),
+                        "total_count": len(items) if total is None else total},
     }).encode()
 
 
@@ -43,6 +45,9 @@ for i, app in enumerate(account["apps"]):
     write("api_response", f"seed-app-{i}", b"\x02" + one(app))
 for i, policy in enumerate(account["policies"]):
     write("api_response", f"seed-policy-{i}", b"\x03" + one(policy))
-write("api_response", "seed-account", b"\x04" + page(account["apps"]) + b"\xff" + page(account["policies"]))
+apps = account["apps"]
+write("api_response", "seed-apps-two-pages",
+      b"\x00" + page(apps[:5], 1, 5, len(apps)) + b"\xff" + page(apps[5:], 2, 5, len(apps)))
+write("api_response", "seed-account", b"\x04" + page(apps) + b"\xfe" + page(account["policies"]))
 error = {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}], "result": None}
 write("api_response", "seed-error-404", bytes([0xA5]) + json.dumps(error).encode())

@@ -46,6 +46,20 @@ pub enum Command {
     Check(CheckOptions),
     /// `run`.
     Run(RunOptions),
+    /// `completions`.
+    Completions {
+        /// For which shell.
+        shell: clap_complete::Shell,
+        /// The command line to complete (this program's clap definition).
+        cli: Box<clap::Command>,
+    },
+    /// `man`.
+    Man {
+        /// Where to write every page; `None`: print the main page.
+        dir: Option<PathBuf>,
+        /// The command line to document (this program's clap definition).
+        cli: Box<clap::Command>,
+    },
     /// `sim serve`.
     SimServe {
         /// Where to listen.
@@ -76,6 +90,8 @@ pub struct Config {
     pub output: OutputFormat,
     /// `--policy`, `--max-delete-percent`, `--force`, `--allow-empty`.
     pub safety: Safety,
+    /// Scrubs the token from everything printed (plans, reports).
+    pub redactor: crate::redact::Redactor,
     /// Said once on stderr when logging starts (a token file others can read).
     pub warnings: Vec<String>,
 }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::cloudflare::client::fuzzing as api;
+use crate::cloudflare::fuzzing as api;
 use crate::cloudflare::types::{App, Policy};
 use crate::inventory::Inventory;
 use crate::manifest::{self, AppRef, MAX_FILE_BYTES, Manifest, ManifestError};
@@ -50,10 +50,11 @@ pub fn manifest(data: &[u8]) {
     }
 }
 
-/// API responses: a list page of apps or policies, one app or policy, or a whole
-/// account (an apps page and a policies page) planned against the demo manifest.
+/// API responses: one read of the apps or the policies list (its pages), one app or
+/// policy, or a whole account (both lists) planned against the demo manifest.
 /// Input: a selector byte (kind in the low bits, status in the high bits), then the
-/// body; for an account, the two bodies separated by a `0xFF` byte (never in JSON).
+/// body. A list's pages are separated by `0xFF`, an account's two lists by `0xFE`
+/// (neither byte ever appears in JSON).
 pub fn api_response(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
         return;
@@ -61,12 +62,12 @@ pub fn api_response(data: &[u8]) {
     let status = [200, 200, 200, 200, 201, 404, 429, 500][usize::from(selector >> 5)];
     match selector % 5 {
         0 => {
-            if let Ok(apps) = api::apps_page(status, body) {
+            if let Ok(apps) = api::apps_list(&pages(body)) {
                 check_apps(&apps);
             }
         }
         1 => {
-            if let Ok(policies) = api::policies_page(status, body) {
+            if let Ok(policies) = api::policies_list(&pages(body)) {
                 check_policies(&policies);
             }
         }
@@ -83,16 +84,18 @@ pub fn api_response(data: &[u8]) {
             }
         },
         _ => {
-            let (apps, policies) = match body.iter().position(|&b| b == 0xFF) {
+            let (apps, policies) = match body.iter().position(|&b| b == 0xFE) {
                 Some(i) => (&body[..i], &body[i + 1..]),
                 None => (body, &b"{\"success\":true,\"result\":[]}"[..]),
             };
             let (Ok(apps), Ok(policies)) = (
-                api::apps_page(status, apps),
-                api::policies_page(status, policies),
+                api::apps_list(&pages(apps)),
+                api::policies_list(&pages(policies)),
             ) else {
                 return;
             };
+            check_apps(&apps);
+            check_policies(&policies);
             let inventory = Inventory::new(apps, policies);
             let _ = inventory.fingerprint();
             for app in inventory.apps() {
@@ -106,6 +109,11 @@ pub fn api_response(data: &[u8]) {
             }
         }
     }
+}
+
+/// A list's page bodies, separated by `0xFF`.
+fn pages(bytes: &[u8]) -> Vec<&[u8]> {
+    bytes.split(|&b| b == 0xFF).collect()
 }
 
 /// Bytes of every string the manifest holds after expansion.
@@ -157,8 +165,10 @@ fn plan(desired: &manifest::Desired, inventory: &Inventory) {
     let _ = plan.writes();
 }
 
-/// Listed apps are unique by uid, each with an id, and their views never panic.
+/// Listed apps are unique by uid, each with an id, no more than a list may hold, and
+/// their views never panic.
 fn check_apps(apps: &[App]) {
+    assert!(apps.len() <= api::MAX_ITEMS, "{} apps kept", apps.len());
     let mut seen = std::collections::HashSet::new();
     for app in apps {
         assert!(!app.uid().is_empty(), "an app without an id was kept");

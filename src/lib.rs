@@ -9,12 +9,14 @@
 //! command layer imports `cli` or `commands` (`tests/layout.rs` checks it).
 
 pub mod apply;
+pub mod build_info;
 pub mod check;
 pub mod cli;
 pub mod cloudflare;
 pub mod commands;
 pub mod config;
 pub mod controller;
+pub mod error_report;
 pub mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -24,6 +26,7 @@ pub mod manifest;
 pub mod output;
 pub mod plan;
 pub mod reconcile;
+pub mod redact;
 pub mod safety;
 pub mod saved_plan;
 pub mod sim;

@@ -94,7 +94,20 @@ fn api_response_regressions_and_seeds_pass_the_fuzz_checks() {
         run(fuzzing::api_response, "policy", &selected(3, &one));
     }
     let mut both = selected(4, &page(apps));
-    both.push(0xFF);
+    both.push(0xFE);
     both.extend(page(policies));
     run(fuzzing::api_response, "account", &both);
+    // The apps list in two pages of 5.
+    let list = apps.as_array().unwrap();
+    let paged = |items: &[Value], n: usize| {
+        serde_json::to_vec(&json!({
+            "success": true, "result": items,
+            "result_info": {"page": n, "per_page": 5, "total_count": list.len()}
+        }))
+        .unwrap()
+    };
+    let mut two = selected(0, &paged(&list[..5], 1));
+    two.push(0xFF);
+    two.extend(paged(&list[5..], 2));
+    run(fuzzing::api_response, "apps in two pages", &two);
 }

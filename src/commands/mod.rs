@@ -5,12 +5,13 @@
 mod check;
 mod demo;
 mod plans;
+mod reference;
 mod run;
 mod sim_serve;
 mod validate;
 
 use crate::Error;
-use crate::cloudflare::Client;
+use crate::cloudflare::{Client, Permission};
 use crate::config::{Command, Config};
 use crate::manifest;
 use crate::reconcile::ReconcileOptions;
@@ -34,28 +35,48 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             max_rounds,
             out,
         } => {
-            let manifest = manifest::load(files)?;
-            let client = client(&config, manifest.account_id.as_deref())?;
-            let options = ReconcileOptions {
-                owner: manifest.owner_or(config.owner.as_deref()),
-                dry_run: *dry_run,
-                max_rounds: *max_rounds,
-            };
-            if *dry_run {
-                plans::plan(&config, &client, &manifest, &options.owner, out.as_deref()).await
-            } else {
-                plans::reconcile(&config, &client, &manifest, &options).await
+            let what = if *dry_run { "plan" } else { "apply" };
+            let result = async {
+                let manifest = manifest::load(files)?;
+                let permission = if *dry_run {
+                    Permission::Read
+                } else {
+                    Permission::Write
+                };
+                let client = client(&config, manifest.account_id.as_deref(), permission)?;
+                let options = ReconcileOptions {
+                    owner: manifest.owner_or(config.owner.as_deref()),
+                    dry_run: *dry_run,
+                    max_rounds: *max_rounds,
+                };
+                if *dry_run {
+                    plans::plan(&config, &client, &manifest, &options.owner, out.as_deref()).await
+                } else {
+                    plans::reconcile(&config, &client, &manifest, &options).await
+                }
             }
+            .await;
+            plans::report_failure(&config, what, result)
         }
         Command::ApplySaved { plan, files } => {
-            let doc = crate::saved_plan::read(plan)?;
-            if !files.is_empty() {
-                plans::check_manifest(&doc, &manifest::load(files)?)?;
+            let result = async {
+                let doc = crate::saved_plan::read(plan)?;
+                if !files.is_empty() {
+                    plans::check_manifest(&doc, &manifest::load(files)?)?;
+                }
+                let client = client(&config, doc.account_id.as_deref(), Permission::Write)?;
+                plans::apply_saved(&config, &client, &doc, plan).await
             }
-            let client = client(&config, doc.account_id.as_deref())?;
-            plans::apply_saved(&config, &client, &doc, plan).await
+            .await;
+            plans::report_failure(&config, "apply", result)
         }
         Command::Demo => demo::run().await,
+        Command::Completions { shell, cli } => {
+            reference::completions(cli, *shell, &mut std::io::stdout().lock()).map(|()| Status::Ok)
+        }
+        Command::Man { dir, cli } => {
+            reference::man(cli, dir.as_deref(), &mut std::io::stdout().lock()).map(|()| Status::Ok)
+        }
         Command::Check(options) => check::run(&config, options).await.map(|()| Status::Ok),
         Command::Run(options) => run::run(options, &config.api, config.owner.as_deref())
             .await
@@ -69,9 +90,17 @@ pub async fn run(config: Config) -> Result<Status, Error> {
 }
 
 /// The API client for `--account-id`, else `fallback` (the manifest's account, or a
-/// saved plan's).
-fn client(config: &Config, fallback: Option<&str>) -> Result<Client, Error> {
+/// saved plan's), for a command that needs `permission`.
+fn client(
+    config: &Config,
+    fallback: Option<&str>,
+    permission: Permission,
+) -> Result<Client, Error> {
     let api = &config.api;
     let account_id = api.account_id(fallback)?;
-    Ok(Client::new(api.client_config(account_id, api.token()?))?)
+    Ok(Client::new(api.client_config(
+        account_id,
+        api.token()?,
+        permission,
+    ))?)
 }

@@ -23,6 +23,11 @@ pub struct SimConfig {
     pub rate_limit: Option<RateLimit>,
     /// Injected latency and failures.
     pub faults: Faults,
+    /// Requests another client of the same user spends at the start of every
+    /// rate-limit window (so this one gets only the rest). 0: the budget is ours.
+    pub rate_limit_spent: u32,
+    /// Deliberate misbehaviour (lists that lie, hostile responses); none by default.
+    pub misbehave: super::Misbehaviour,
 }
 
 /// Default `per_page` of `GET /access/apps` when the client sends none.
@@ -49,6 +54,8 @@ impl Default for SimConfig {
                 window: Duration::from_secs(300),
             }),
             faults: Faults::default(),
+            rate_limit_spent: 0,
+            misbehave: super::Misbehaviour::default(),
         }
     }
 }
