@@ -8,6 +8,7 @@
 //! cargo build --release --bins --example soak
 //! target/release/examples/soak                       # 30 minutes, as reported
 //! target/release/examples/soak --minutes 2 --flood-every 30s   # a quick look
+//! target/release/examples/soak --minutes 6 --flood-every 15s --faults none  # the floods' effect on the loop
 //! ```
 //!
 //! The simulator (the same server `mcp-access sim serve` runs) lives in this process,
@@ -34,11 +35,12 @@ use mcp_access::sim::{Faults, JournalEntry, RateLimit, SimConfig, Simulator};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The faults injected into every API request during the soak.
+/// The faults injected into every API request during the soak (`--faults` changes them).
 const FAULTS: &str = "latency=2ms,jitter=8ms,error=0.03,reset=0.02,lost=0.03,slow=0.003:5s";
 
 struct Settings {
     minutes: f64,
+    faults: String,
     interval: &'static str,
     flood: usize,
     flood_every: Duration,
@@ -49,6 +51,7 @@ impl Settings {
     fn from_args() -> Self {
         let mut settings = Settings {
             minutes: 30.0,
+            faults: FAULTS.to_owned(),
             interval: "1s",
             flood: 2000,
             flood_every: Duration::from_secs(300),
@@ -62,6 +65,7 @@ impl Settings {
             match arg.as_str() {
                 "--minutes" => settings.minutes = value().parse().expect("--minutes N"),
                 "--flood" => settings.flood = value().parse().expect("--flood N"),
+                "--faults" => settings.faults = value(),
                 "--flood-every" => {
                     settings.flood_every =
                         humantime::parse_duration(&value()).expect("--flood-every 5m");
@@ -453,13 +457,14 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("access.yaml");
     std::fs::write(&manifest, &account.manifest).unwrap();
-    sim.set_faults(FAULTS.parse().unwrap());
+    sim.set_faults(settings.faults.parse().expect("--faults: a simulator fault spec"));
 
     let controller = Controller::start(&settings, &sim, &manifest);
     let title = format!(
-        "`run --interval {}` for {:.0} min, {} apps / {} links, faults `{FAULTS}`",
+        "`run --interval {}` for {:.0} min, {} apps / {} links, faults `{}`",
         settings.interval,
         settings.minutes,
+        settings.faults,
         account.seed.apps.len(),
         account.links
     );
@@ -520,6 +525,16 @@ fn report(
             .map(|s| (s.at, s.rss_kb as f64 / 1024.0))
             .collect::<Vec<_>>(),
     );
+    // The first flood grows the allocator's arenas once; the last two thirds show
+    // whether anything keeps growing.
+    let third = last.at / 3.0;
+    let late_rss_slope = slope_per_hour(
+        &samples
+            .iter()
+            .filter(|s| s.at >= third)
+            .map(|s| (s.at, s.rss_kb as f64 / 1024.0))
+            .collect::<Vec<_>>(),
+    );
     let fd_slope = slope_per_hour(
         &after_warm
             .iter()
@@ -553,7 +568,7 @@ fn report(
         }
     );
     println!(
-        "| RSS after 1 min / end / max | {} / {} / {} (trend: {rss_slope:+.2} MB/h) |",
+        "| RSS after 1 min / end / max | {} / {} / {} (trend: {rss_slope:+.2} MB/h; over the last two thirds: {late_rss_slope:+.2} MB/h) |",
         mb(warm.rss_kb),
         mb(last.rss_kb),
         mb(max_rss)
