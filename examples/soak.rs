@@ -464,9 +464,9 @@ async fn main() {
         "`run --interval {}` for {:.0} min, {} apps / {} links, faults `{}`",
         settings.interval,
         settings.minutes,
-        settings.faults,
         account.seed.apps.len(),
-        account.links
+        account.links,
+        settings.faults,
     );
     eprintln!("soak: {} {title}", settings.bin.display());
     let mut seen = soak(&settings, &sim, &controller).await;
