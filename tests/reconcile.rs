@@ -509,8 +509,8 @@ servers:
             .into_iter()
             .filter(|e| e.method == "GET" && e.path.ends_with("/access/apps"))
             .collect();
-        // 32 apps at 4 per page: 8 pages per read, two reads (plan, then verify).
-        assert_eq!(gets.len(), 16, "{gets:#?}");
+        // 34 apps at 4 per page: 9 pages per read, two reads (plan, then verify).
+        assert_eq!(gets.len(), 18, "{gets:#?}");
         assert!(
             account
                 .linked_names("extra-22")

@@ -599,7 +599,7 @@ fn sim_serve_runs_standalone_and_the_cli_reconciles_against_it() {
         }
     }));
     assert_eq!(page["result_info"]["per_page"], 2);
-    assert_eq!(page["result_info"]["total_count"], 9);
+    assert_eq!(page["result_info"]["total_count"], 11);
 
     // The CLI, configured only by what sim serve printed.
     let manifest = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();

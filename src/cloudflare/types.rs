@@ -11,6 +11,14 @@ use serde_json::{Map, Value};
 pub const SELF_HOSTED: &str = "self_hosted";
 /// A SaaS application; an MCP server only when its `saas_app.auth_type` is `oidc`.
 pub const SAAS: &str = "saas";
+/// An MCP server application (SDK `application_type`: `mcp`). NOTE (Managed OAuth docs,
+/// `http-apps/managed-oauth.mdx`): its origin gets the user's JWT in
+/// `Cf-Access-Jwt-Assertion` and forwards it as `Cf-Access-Token`, as a self-hosted
+/// app's origin does.
+pub const MCP: &str = "mcp";
+/// An MCP server portal (SDK `application_type`: `mcp_portal`), which fronts several
+/// MCP servers.
+pub const MCP_PORTAL: &str = "mcp_portal";
 /// The Service Auth decision a Linked App Token policy carries.
 pub const NON_IDENTITY: &str = "non_identity";
 

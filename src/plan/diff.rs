@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::cloudflare::types::{App, Policy, linked_app_uids};
 use crate::inventory::Inventory;
-use crate::manifest::{Desired, DesiredServer, ServerKind};
+use crate::manifest::{Desired, DesiredServer};
 
 use super::ownership::owner_of;
 use super::{
@@ -274,11 +274,7 @@ fn server_view(server: &DesiredServer) -> ServerView {
     ServerView {
         uid: server.uid.clone(),
         name: server.name.clone(),
-        app_type: match server.kind {
-            ServerKind::SelfHosted => "self_hosted",
-            ServerKind::OidcSaas => "saas",
-        }
-        .to_owned(),
+        app_type: server.kind.app_type().to_owned(),
         forward_header: server.kind.forward_header().to_owned(),
         downstream: server
             .downstream

@@ -104,7 +104,7 @@ pub struct ServerView {
     pub uid: String,
     /// Its name.
     pub name: String,
-    /// `self_hosted` or `saas`.
+    /// `self_hosted`, `saas` (OIDC) or `mcp`.
     pub app_type: String,
     /// The header the server forwards downstream.
     pub forward_header: String,

@@ -30,7 +30,8 @@ impl Seed {
     }
 
     /// The demo account: an MCP server app (self-hosted) and an `OIDC` `SaaS` MCP server,
-    /// a `SAML` `SaaS` app, an `SSH` app, self-hosted downstream apps with rich settings,
+    /// a `SAML` `SaaS` app, an `SSH` app, an `mcp` (MCP server) app and an `mcp_portal`
+    /// (MCP server portal) app, self-hosted downstream apps with rich settings,
     /// reusable `Allow employees` / `Block contractors` policies and an unmanaged
     /// Linked App Token grant (`Legacy CI token grant` for `ci-bot`, on `Billing dashboard`).
     /// Every id is fixed, so demo output is reproducible.
@@ -64,7 +65,7 @@ mod tests {
     fn demo_account_loads_with_its_grants() {
         let store = Seed::from_json(DEMO_ACCOUNT).unwrap().to_store().unwrap();
         let apps = store.apps();
-        assert_eq!(apps.len(), 9);
+        assert_eq!(apps.len(), 11);
         assert_eq!(store.policies().len(), 4);
         let billing = apps
             .iter()
@@ -88,6 +89,8 @@ mod tests {
             ci["uid"]
         );
         assert!(apps.iter().any(|a| a["type"] == "ssh"));
+        assert!(apps.iter().any(|a| a["type"] == "mcp"));
+        assert!(apps.iter().any(|a| a["type"] == "mcp_portal"));
     }
 
     #[test]
