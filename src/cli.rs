@@ -227,6 +227,10 @@ struct SimServeArgs {
     /// Server-side maximum `per_page` when listing policies.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     policies_page_cap: u32,
+    /// Store policy rules normalised, as an API might: empty lists as null, rules and
+    /// keys reordered, empty selectors added (same meaning, other bytes).
+    #[arg(long)]
+    normalise_rules: bool,
 }
 
 /// What to do, validated.
@@ -507,6 +511,7 @@ fn sim_serve(
         apps_page_cap: args.apps_page_cap as usize,
         policies_page_cap: args.policies_page_cap as usize,
         faults,
+        normalise_rules: args.normalise_rules,
         ..SimConfig::default()
     };
     if let Some(account_id) = account_id.map(str::trim).filter(|a| !a.is_empty()) {

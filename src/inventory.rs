@@ -185,15 +185,17 @@ fn app_state(a: &App) -> Value {
     ])
 }
 
-/// The fields of a policy a plan depends on.
+/// The fields of a policy a plan depends on, its rules by meaning (so a store that
+/// reorders rules does not make a saved plan stale).
 fn policy_state(p: &Policy) -> Value {
+    use crate::cloudflare::rules::canonical;
     serde_json::json!([
         p.id(),
         p.name(),
         p.decision(),
-        p.rules("include"),
-        p.rules("exclude"),
-        p.rules("require")
+        canonical(p.rules("include")),
+        canonical(p.rules("exclude")),
+        canonical(p.rules("require"))
     ])
 }
 

@@ -154,3 +154,98 @@ async fn mcp_and_portal_apps_are_refused_as_downstreams_before_any_write() {
     );
     assert!(sim.writes().is_empty(), "{:?}", sim.writes());
 }
+
+// ---- Rules compared by meaning (issue 10.4) ---------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_converged_account_plans_no_changes_when_the_api_normalises_rules() {
+    let sim = sim_with(
+        SimConfig {
+            normalise_rules: true,
+            ..SimConfig::default()
+        },
+        Seed::demo(),
+    )
+    .await;
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    // A byte comparison would update every managed policy on every round and never
+    // converge; by meaning, one round converges.
+    let out = cli(&sim)
+        .args(["reconcile", "--max-rounds", "1", "-f", &path(&file)])
+        .assert()
+        .success();
+    assert!(
+        stdout(&out).contains("The account matches the manifest."),
+        "{}",
+        stdout(&out)
+    );
+    // The simulator did store the rules in another shape than mcp-access sent.
+    let stored = managed(&sim);
+    assert_eq!(stored.len(), 2);
+    for policy in &stored {
+        assert_eq!(policy["exclude"], Value::Null, "{policy}");
+        assert!(policy.get("require").is_none(), "{policy}");
+        assert_eq!(policy["include"][0]["email"], Value::Null, "{policy}");
+        assert!(
+            policy["include"][0]
+                .as_object()
+                .unwrap()
+                .contains_key("group"),
+            "{policy}"
+        );
+    }
+    sim.clear_journal();
+    let plan = cli(&sim)
+        .args(["plan", "--exit-code", "-f", &path(&file)])
+        .assert()
+        .code(0);
+    assert!(
+        stdout(&plan).contains("No changes. The account matches the manifest."),
+        "{}",
+        stdout(&plan)
+    );
+    // `check` reads the stored rules the same way: every declared link is granted.
+    let check = cli(&sim)
+        .args(["check", "-f", &path(&file)])
+        .assert()
+        .success();
+    assert!(
+        stdout(&check).contains("0 declared but missing"),
+        "{}",
+        stdout(&check)
+    );
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_policy_edited_to_mean_something_else_is_still_put_back() {
+    let sim = sim_with(
+        SimConfig {
+            normalise_rules: true,
+            ..SimConfig::default()
+        },
+        Seed::demo(),
+    )
+    .await;
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    cli(&sim)
+        .args(["reconcile", "-f", &path(&file)])
+        .assert()
+        .success();
+    let id = managed(&sim)[0]["id"].as_str().unwrap().to_owned();
+    sim.edit_policy(&id, |p| {
+        p.insert(
+            "require".into(),
+            json!([{"email_domain": {"domain": "example.com"}}]),
+        );
+    });
+    let plan = cli(&sim)
+        .args(["plan", "--exit-code", "-f", &path(&file)])
+        .assert()
+        .code(2);
+    assert!(
+        stdout(&plan).contains("~ update policy"),
+        "{}",
+        stdout(&plan)
+    );
+}

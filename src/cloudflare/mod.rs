@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod error;
+pub mod rules;
 pub mod types;
 
 pub use client::{ApiObserver, Client, ClientConfig, DEFAULT_BASE_URL, Rate};

@@ -263,9 +263,16 @@ pub struct Policy {
 
 impl Policy {
     /// Wraps an API object. Returns `None` when it is not an object with an id.
+    ///
+    /// Rule lists are read without the keys that carry nothing (`null` values, see
+    /// [`super::rules::without_nulls`]), so an empty selector the API adds is never
+    /// taken for a rule.
     pub fn from_value(value: Value) -> Option<Self> {
         match value {
-            Value::Object(raw) if raw.get("id").is_some_and(Value::is_string) => Some(Self { raw }),
+            Value::Object(mut raw) if raw.get("id").is_some_and(Value::is_string) => {
+                strip_null_rules(&mut raw);
+                Some(Self { raw })
+            }
             _ => None,
         }
     }
@@ -360,7 +367,17 @@ fn slim_expanded_policies(raw: &mut Map<String, Value>) {
                     .into_iter()
                     .filter(|(k, _)| keep(k))
                     .collect();
+                strip_null_rules(policy);
             }
+        }
+    }
+}
+
+/// The rule lists of a policy object, read without null-valued keys.
+fn strip_null_rules(policy: &mut Map<String, Value>) {
+    for kind in ["include", "exclude", "require"] {
+        if let Some(Value::Array(rules)) = policy.get_mut(kind) {
+            *rules = super::rules::without_nulls(rules);
         }
     }
 }

@@ -118,7 +118,7 @@ impl<'a> Keepers<'a> {
                 continue;
             };
             let have = PolicyBody::of(policy);
-            if have != want {
+            if !have.same_meaning(&want) {
                 keepers.updates.push(UpdatePolicy {
                     policy_id: policy.id().to_owned(),
                     server: view,

@@ -54,6 +54,18 @@ impl PolicyBody {
         }
     }
 
+    /// True when `other` decides the same: the same name and decision, and rule lists
+    /// of the same meaning (order, repetition, key order and empty selectors aside; see
+    /// [`crate::cloudflare::rules`]).
+    pub fn same_meaning(&self, other: &PolicyBody) -> bool {
+        use crate::cloudflare::rules::same_meaning;
+        self.name == other.name
+            && self.decision == other.decision
+            && same_meaning(&self.include, &other.include)
+            && same_meaning(&self.exclude, &other.exclude)
+            && same_meaning(&self.require, &other.require)
+    }
+
     /// The JSON of these fields, for a create body and for diffs.
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)

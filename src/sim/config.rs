@@ -23,6 +23,10 @@ pub struct SimConfig {
     pub rate_limit: Option<RateLimit>,
     /// Injected latency and failures.
     pub faults: Faults,
+    /// Store policy rules the way an API that normalises them might: empty lists as
+    /// `null` or absent, rules and keys reordered, empty selectors added. Off by
+    /// default: whether (and how) the real API normalises is not known (ASSUMED).
+    pub normalise_rules: bool,
 }
 
 /// Default `per_page` of `GET /access/apps` when the client sends none.
@@ -49,6 +53,7 @@ impl Default for SimConfig {
                 window: Duration::from_secs(300),
             }),
             faults: Faults::default(),
+            normalise_rules: false,
         }
     }
 }

@@ -101,7 +101,7 @@ impl Simulator {
         seed: Seed,
         addr: SocketAddr,
     ) -> Result<Simulator, SimError> {
-        let store = seed.to_store()?;
+        let store = seed.to_store_with(store::Behaviour::of(&config))?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Bind { addr, source })?;

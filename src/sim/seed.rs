@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::SimError;
-use super::store::Store;
+use super::store::{Behaviour, Store};
 
 /// Apps and policies to load at start. Apps link policies in their `policies` list by
 /// id string or `{id, precedence}`; missing `id`, `uid`, `aud`, `created_at`,
@@ -42,7 +42,13 @@ impl Seed {
 
     /// Builds the store, validating every object the way a write would be validated.
     pub(crate) fn to_store(&self) -> Result<Store, SimError> {
-        let mut store = Store::default();
+        self.to_store_with(Behaviour::default())
+    }
+
+    /// [`Self::to_store`] for a simulator that behaves as `behaviour` says (seeded
+    /// policies are stored the way that simulator stores a write).
+    pub(crate) fn to_store_with(&self, behaviour: Behaviour) -> Result<Store, SimError> {
+        let mut store = Store::new(behaviour);
         for (i, policy) in self.policies.iter().enumerate() {
             store
                 .seed_policy(policy)

@@ -91,9 +91,26 @@ fn has_linked_app_token(policy: &Map<String, Value>) -> bool {
     })
 }
 
+/// How the store treats writes, where a simulator can behave in more than one way.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Behaviour {
+    /// Store rules normalised ([`normalise_stored_rules`]).
+    pub normalise_rules: bool,
+}
+
+impl Behaviour {
+    /// The behaviour a simulator with `config` has.
+    pub fn of(config: &super::SimConfig) -> Self {
+        Self {
+            normalise_rules: config.normalise_rules,
+        }
+    }
+}
+
 /// The account: apps and reusable policies, each in creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
+    behaviour: Behaviour,
     /// Changed only through [`Store::apps_mut`] (which drops `index`) or
     /// [`Store::push_app`] (which updates it).
     apps: Vec<Map<String, Value>>,
@@ -114,6 +131,14 @@ struct ReadIndex {
 }
 
 impl Store {
+    /// An empty account that behaves as `behaviour` says.
+    pub fn new(behaviour: Behaviour) -> Self {
+        Self {
+            behaviour,
+            ..Self::default()
+        }
+    }
+
     // ---- reads -------------------------------------------------------------------
 
     fn apps_mut(&mut self) -> &mut Vec<Map<String, Value>> {
@@ -438,7 +463,12 @@ impl Store {
     /// NOTE: "Create and update bodies require `name`, `decision`, `include`"; the API
     /// fills in defaults (`approval_required: false`, empty `exclude`, ...), and a PUT
     /// replaces the policy, so omitted optional fields get their defaults back.
-    fn build_policy(id: &str, created_at: &str, body: &Value) -> Result<Map<String, Value>> {
+    fn build_policy(
+        behaviour: Behaviour,
+        id: &str,
+        created_at: &str,
+        body: &Value,
+    ) -> Result<Map<String, Value>> {
         let Value::Object(body) = body else {
             return Err(ApiError::invalid("request body must be a JSON object"));
         };
@@ -486,6 +516,9 @@ impl Store {
         policy.insert("id".to_owned(), json!(id));
         policy.insert("name".to_owned(), json!(name));
         policy.insert("decision".to_owned(), json!(decision));
+        if behaviour.normalise_rules {
+            normalise_stored_rules(&mut rules);
+        }
         policy.extend(rules);
         policy.insert("reusable".to_owned(), json!(true));
         policy.insert("app_count".to_owned(), json!(0));
@@ -505,7 +538,10 @@ impl Store {
         // NOTE: ASSUMED: other fields the API knows (approval_groups, mfa_config, ...)
         // are kept as sent; the simulator does not know the full list, so it keeps all.
         for (key, value) in body {
-            if !POLICY_READ_ONLY.contains(&key.as_str()) && !policy.contains_key(key) {
+            if !POLICY_READ_ONLY.contains(&key.as_str())
+                && !RULE_LISTS.contains(&key.as_str())
+                && !policy.contains_key(key)
+            {
                 policy.insert(key.clone(), value.clone());
             }
         }
@@ -516,7 +552,7 @@ impl Store {
 
     /// `POST /access/policies`.
     pub fn create_policy(&mut self, body: &Value) -> Result<Value> {
-        let policy = Self::build_policy(&Uuid::new_v4().to_string(), &now(), body)?;
+        let policy = Self::build_policy(self.behaviour, &Uuid::new_v4().to_string(), &now(), body)?;
         let out = self.render_policy(&policy);
         self.push_policy(policy);
         Ok(out)
@@ -528,7 +564,7 @@ impl Store {
         let created_at = str_of(&self.policies[index], "created_at")
             .unwrap_or_default()
             .to_owned();
-        let policy = Self::build_policy(id, &created_at, body)?;
+        let policy = Self::build_policy(self.behaviour, id, &created_at, body)?;
         if has_linked_app_token(&policy) {
             if let Some(app) = self.apps.iter().find(|a| {
                 str_of(a, "type") != Some("self_hosted") && links(a).iter().any(|(p, _)| p == id)
@@ -651,7 +687,7 @@ impl Store {
             .get("created_at")
             .and_then(Value::as_str)
             .map_or_else(now, str::to_owned);
-        let mut stored = Self::build_policy(&id, &created_at, policy)?;
+        let mut stored = Self::build_policy(self.behaviour, &id, &created_at, policy)?;
         if let Some(updated) = policy.get("updated_at").filter(|v| v.is_string()) {
             stored.insert("updated_at".to_owned(), updated.clone());
         }
@@ -711,6 +747,62 @@ fn links(app: &Map<String, Value>) -> Vec<(String, u64)> {
             ))
         })
         .collect()
+}
+
+/// Stores rule lists the way an API that normalises them might, keeping their meaning
+/// (Access ORs include rules, ANDs require rules and rejects on any exclude rule, so
+/// order and key order do not matter, and a null-valued key carries nothing).
+///
+/// NOTE: ASSUMED, the worst plausible case, not an observed one: an empty `exclude`
+/// comes back as `null` and an empty `require` not at all; rules come back in reverse
+/// order with their keys reverse-sorted; each rule gains the "empty selectors"
+/// `email: null` and `group: null` that a serialiser without `omitempty` would add.
+fn normalise_stored_rules(rules: &mut Map<String, Value>) {
+    fn reverse_keys(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_by(|a, b| b.cmp(a));
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), reverse_keys(&map[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(reverse_keys).collect()),
+            other => other.clone(),
+        }
+    }
+    for list in RULE_LISTS {
+        let Some(Value::Array(items)) = rules.get(*list) else {
+            continue;
+        };
+        if items.is_empty() {
+            match *list {
+                "require" => {
+                    rules.remove(*list);
+                }
+                _ => {
+                    rules.insert((*list).to_owned(), Value::Null);
+                }
+            }
+            continue;
+        }
+        let normalised: Vec<Value> = items
+            .iter()
+            .rev()
+            .map(|rule| {
+                let mut rule = rule.clone();
+                if let Value::Object(map) = &mut rule {
+                    for empty in ["email", "group"] {
+                        map.entry(empty).or_insert(Value::Null);
+                    }
+                }
+                reverse_keys(&rule)
+            })
+            .collect();
+        rules.insert((*list).to_owned(), Value::Array(normalised));
+    }
 }
 
 /// A rule is an object naming its kind; a `linked_app_token` rule needs an `app_uid`.
