@@ -1,6 +1,11 @@
-//! Executes a [`Plan`] against the API in dependency order: create and update policies,
-//! then one read-modify-write PUT per changed app, then delete the policies nothing
-//! links any more. Writes run concurrently up to the client's concurrency limit.
+//! Executes a [`Plan`] against the API in dependency order: convert legacy policies
+//! (`--convert-legacy`), create and update policies, then one read-modify-write PUT per
+//! changed app, then delete the policies nothing links any more. Writes run
+//! concurrently up to the client's concurrency limit.
+//!
+//! An app is never PUT when its fresh read shows something a whole-app update could
+//! damage (legacy policies, write-only secrets), whatever the plan said: the account
+//! may have changed since it was planned.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -16,7 +21,7 @@ use crate::plan::{AppChange, CreatePolicy, Plan, PolicyRef};
 /// One write that was made (or found unnecessary).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Done {
-    /// `create`, `update`, `app`, `delete`.
+    /// `convert`, `create`, `update`, `app`, `delete`.
     pub kind: &'static str,
     /// What, for people: `create policy "..." (id)`.
     pub what: String,
@@ -83,10 +88,64 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
     let progress = client.progress();
     progress.set_message("applying");
     progress.inc_length(plan.writes() as u64);
+    let not_converted = apply_converts(client, plan, cancel, &mut report).await;
     let created = apply_policies(client, plan, cancel, &mut report).await;
-    let still_linked = apply_apps(client, plan, &created, cancel, &mut report).await;
+    let still_linked = apply_apps(
+        client,
+        plan,
+        &Ready {
+            created: &created,
+            not_converted: &not_converted,
+        },
+        cancel,
+        &mut report,
+    )
+    .await;
     apply_deletes(client, plan, &still_linked, cancel, &mut report).await;
     report
+}
+
+/// Step 0: convert legacy policies to reusable ones (`--convert-legacy`). Returns the
+/// uids of the apps a conversion failed for: their changes must not be made.
+async fn apply_converts<'p>(
+    client: &Client,
+    plan: &'p Plan,
+    cancel: &CancellationToken,
+    report: &mut ApplyReport,
+) -> HashSet<&'p str> {
+    let results = each(client, &plan.converts, cancel, |c| async move {
+        match client.make_reusable(&c.app.uid, &c.policy.policy_id).await {
+            Ok(()) => Ok(()),
+            // Already converted (a concurrent run, a lost response)? Then it is listed.
+            Err(e) => match client.get_policy(&c.policy.policy_id).await {
+                Ok(_) => Ok(()),
+                Err(_) => Err(e.to_string()),
+            },
+        }
+    })
+    .await;
+    let mut failed = HashSet::new();
+    for (c, result) in results {
+        client.progress().inc(1);
+        let what = format!(
+            "convert legacy policy {:?} ({}) on app {:?} to reusable",
+            c.policy.policy_name, c.policy.policy_id, c.app.name
+        );
+        match result {
+            Ok(()) => {
+                tracing::info!(app = %c.app.uid, policy = %c.policy.policy_id, "converted legacy policy to reusable");
+                report.done.push(Done {
+                    kind: "convert",
+                    what,
+                });
+            }
+            Err(why) => {
+                failed.insert(c.app.uid.as_str());
+                report.not_done.push(NotDone { what, why });
+            }
+        }
+    }
+    failed
 }
 
 /// Step 1: create the missing policies and put back the edited ones. Returns the id
@@ -154,12 +213,12 @@ async fn apply_policies(
 async fn apply_apps<'p>(
     client: &Client,
     plan: &'p Plan,
-    created: &HashMap<String, String>,
+    ready: &Ready<'_>,
     cancel: &CancellationToken,
     report: &mut ApplyReport,
 ) -> HashSet<&'p str> {
     let results = each(client, &plan.app_changes, cancel, |change| {
-        change_app(client, change, created)
+        change_app(client, change, ready)
     })
     .await;
     let mut still_linked = HashSet::new();
@@ -302,14 +361,30 @@ struct AppOutcome {
     wrote: bool,
 }
 
+/// What the earlier steps left for the app changes.
+struct Ready<'a> {
+    /// Created policy id by server uid.
+    created: &'a HashMap<String, String>,
+    /// Apps whose legacy policies could not be converted.
+    not_converted: &'a HashSet<&'a str>,
+}
+
 /// GETs the app fresh, changes only its policy list, and PUTs it back with every other
 /// field as received. Other policies keep their order and precedence; new links go
-/// after the highest precedence.
+/// after the highest precedence. An app whose fresh read carries legacy policies is
+/// not written (see [`crate::plan::blocked`]).
 async fn change_app(
     client: &Client,
     change: &AppChange,
-    created: &HashMap<String, String>,
+    ready: &Ready<'_>,
 ) -> Result<AppOutcome, String> {
+    let created = ready.created;
+    if ready.not_converted.contains(change.app.uid.as_str()) {
+        return Err(
+            "skipped: converting the app's legacy policies failed, and an app update would delete them"
+                .to_owned(),
+        );
+    }
     let mut want = Vec::new();
     for attach in &change.attach {
         match &attach.policy {
@@ -330,6 +405,13 @@ async fn change_app(
         .get_app(&change.app.uid)
         .await
         .map_err(|e| e.to_string())?;
+    let legacy = app.app_scoped_policy_ids();
+    if !legacy.is_empty() {
+        return Err(format!(
+            "not written: the app carries legacy (app-scoped) policies ({}); an app update would be refused or delete them. Convert them (--convert-legacy, or make_reusable) and run again",
+            legacy.join(", ")
+        ));
+    }
     let (links, attached, detached) = relink(&app, &want, &drop);
     if attached == 0 && detached == 0 {
         // Someone (a concurrent run) already made this change.

@@ -13,6 +13,7 @@ use secrecy::SecretString;
 use crate::cloudflare::{ApiSettings, DEFAULT_BASE_URL, Rate};
 use crate::config::{Command, Config, LogFormat};
 use crate::output::OutputFormat;
+use crate::plan::PlanOptions;
 use crate::safety::{Safety, SafetyArgs};
 use crate::sim::{Faults, RateLimit, Seed, SimConfig};
 
@@ -80,6 +81,24 @@ struct ManifestArgs {
     files: Vec<PathBuf>,
 }
 
+/// Choices the planner takes beyond the manifest (`plan`, `reconcile`, `apply`, `run`).
+#[derive(Debug, Args)]
+struct PlanArgs {
+    /// Convert legacy (app-scoped) policies on the apps the plan changes to reusable
+    /// ones first (same id, rules and precedence; they stay unmanaged). Without it,
+    /// those app changes are blocked: an app update would delete legacy policies.
+    #[arg(long)]
+    convert_legacy: bool,
+}
+
+impl From<PlanArgs> for PlanOptions {
+    fn from(a: PlanArgs) -> Self {
+        Self {
+            convert_legacy: a.convert_legacy,
+        }
+    }
+}
+
 /// How a plan is shown.
 #[derive(Debug, Args)]
 struct OutputArgs {
@@ -103,6 +122,8 @@ enum CommandArgs {
         out: Option<PathBuf>,
         #[command(flatten)]
         safety: SafetyArgs,
+        #[command(flatten)]
+        planning: PlanArgs,
     },
     /// Make the account match the manifests: plan, apply, re-read, until converged.
     Reconcile {
@@ -118,6 +139,8 @@ enum CommandArgs {
         output: OutputArgs,
         #[command(flatten)]
         safety: SafetyArgs,
+        #[command(flatten)]
+        planning: PlanArgs,
     },
     /// Apply a saved plan exactly (refused when the account changed since), or without
     /// one, reconcile the manifests.
@@ -137,6 +160,10 @@ enum CommandArgs {
         output: OutputArgs,
         #[command(flatten)]
         safety: SafetyArgs,
+        /// Without a saved plan: as for `reconcile`. A saved plan already holds its
+        /// conversions.
+        #[command(flatten)]
+        planning: PlanArgs,
     },
     /// Run plan, reconcile and plan against a built-in simulated account.
     Demo,
@@ -187,6 +214,8 @@ struct RunArgs {
     grace_period: Duration,
     #[command(flatten)]
     safety: crate::safety::SafetyArgs,
+    #[command(flatten)]
+    planning: PlanArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,6 +267,7 @@ impl CommandArgs {
                 output: o,
                 out,
                 safety: s,
+                planning,
             } => {
                 (output, safety) = (o.output, s.into());
                 Command::Reconcile {
@@ -245,6 +275,7 @@ impl CommandArgs {
                     dry_run: true,
                     max_rounds: 1,
                     out,
+                    plan: planning.into(),
                 }
             }
             CommandArgs::Reconcile {
@@ -253,6 +284,7 @@ impl CommandArgs {
                 max_rounds,
                 output: o,
                 safety: s,
+                planning,
             } => {
                 (output, safety) = (o.output, s.into());
                 Command::Reconcile {
@@ -260,6 +292,7 @@ impl CommandArgs {
                     dry_run,
                     max_rounds,
                     out: None,
+                    plan: planning.into(),
                 }
             }
             CommandArgs::Apply {
@@ -267,6 +300,7 @@ impl CommandArgs {
                 files,
                 output: o,
                 safety: s,
+                planning,
             } => {
                 (output, safety) = (o.output, s.into());
                 match plan {
@@ -276,6 +310,7 @@ impl CommandArgs {
                         dry_run: false,
                         max_rounds: 3,
                         out: None,
+                        plan: planning.into(),
                     },
                 }
             }
@@ -307,6 +342,7 @@ impl CommandArgs {
                 backoff_base: crate::controller::BACKOFF_BASE,
                 api_retry_deadline: crate::controller::api_retry_deadline(r.interval),
                 safety: r.safety.into(),
+                plan: r.planning.into(),
             }),
         };
         (command, output, safety)

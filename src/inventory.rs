@@ -108,6 +108,23 @@ impl Inventory {
     }
 }
 
+/// What kind of policy an app links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyScope {
+    /// A reusable policy the account's policy list holds.
+    Reusable,
+    /// An app-scoped legacy policy: not in the policy list, expanded on the app (its
+    /// copy says `reusable: false`, or carries its own rules without a `reusable` mark).
+    ///
+    /// NOTE (Cloudflare docs, policy management, "Legacy policies"): legacy policies
+    /// "are scoped to a specific application"; they are not served by
+    /// `/access/policies` until converted with `make_reusable`.
+    Legacy,
+    /// Neither: a link to an id the policy list did not hold and that the app does not
+    /// expand as its own policy. An inventory that has one cannot be vouched for.
+    Unknown,
+}
+
 /// A policy as attached to an app: read from the reusable policy when the account
 /// lists it (its current state), else from the copy the app carries (an app-scoped
 /// legacy policy, which the policy list does not hold).
@@ -121,8 +138,8 @@ pub struct AttachedPolicy<'a> {
     pub decision: &'a str,
     /// Its precedence on this app (its position when the API gave none).
     pub precedence: u32,
-    /// False for an app-scoped legacy policy (read from the app's copy).
-    pub reusable: bool,
+    /// Reusable, legacy (read from the app's copy), or unknown.
+    pub scope: PolicyScope,
     /// Its include rules.
     pub include: &'a [Value],
     /// Its exclude rules.
@@ -146,7 +163,7 @@ impl Inventory {
                         name: p.name(),
                         decision: p.decision(),
                         precedence: link.precedence,
-                        reusable: true,
+                        scope: PolicyScope::Reusable,
                         include: p.rules("include"),
                         exclude: p.rules("exclude"),
                         require: p.rules("require"),
@@ -158,17 +175,32 @@ impl Inventory {
                         .and_then(Value::as_array)
                         .map_or(&[][..], Vec::as_slice)
                 };
+                let scope = if crate::cloudflare::types::is_app_scoped(item) {
+                    PolicyScope::Legacy
+                } else {
+                    PolicyScope::Unknown
+                };
                 AttachedPolicy {
                     id,
                     name: field("name"),
                     decision: field("decision"),
                     precedence: link.precedence,
-                    reusable: false,
+                    scope,
                     include: rules("include"),
                     exclude: rules("exclude"),
                     require: rules("require"),
                 }
             })
+            .collect()
+    }
+}
+
+impl Inventory {
+    /// The app-scoped legacy policies `app` carries, in the order it lists them.
+    pub fn legacy_policies<'a>(&'a self, app: &'a App) -> Vec<AttachedPolicy<'a>> {
+        self.attached(app)
+            .into_iter()
+            .filter(|p| p.scope == PolicyScope::Legacy)
             .collect()
     }
 }

@@ -98,6 +98,14 @@ impl Safety {
                 change.detach.clear();
             }
             plan.app_changes.retain(|c| !c.attach.is_empty());
+            for blocked in &mut plan.blocked {
+                blocked.detach.clear();
+            }
+            plan.blocked.retain(|b| !b.attach.is_empty());
+            // A conversion only serves an app change that is still made.
+            let changed: std::collections::HashSet<String> =
+                plan.app_changes.iter().map(|c| c.app.uid.clone()).collect();
+            plan.converts.retain(|c| changed.contains(&c.app.uid));
         }
         plan
     }

@@ -249,3 +249,517 @@ async fn a_managed_policy_edited_to_mean_something_else_is_still_put_back() {
         stdout(&plan)
     );
 }
+
+// ---- Legacy (app-scoped) policies (issue 10.1) ------------------------------------------
+
+/// A plain HTTP call to the simulator: (status, body).
+async fn call(
+    sim: &Simulator,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let url = format!("{}/accounts/{}{path}", sim.base_url(), sim.account_id());
+    let mut request = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(sim.token());
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+const WIKI_LEGACY: &str = "Wiki legacy allow";
+
+/// The demo account with a legacy policy on "Company wiki" (which the demo manifest
+/// gives both servers) at precedence 5. Returns the simulator and the policy id.
+async fn demo_with_legacy_on_wiki() -> (Simulator, String) {
+    let sim = demo_sim().await;
+    let wiki = app_id(&sim, "Company wiki");
+    let id = sim
+        .add_legacy_policy(
+            &wiki,
+            &json!({"name": WIKI_LEGACY, "decision": "allow",
+                    "include": [{"email_domain": {"domain": "example.com"}}]}),
+            5,
+        )
+        .unwrap();
+    (sim, id)
+}
+
+fn schema_validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schema/plan.schema.json"
+    ))
+    .unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_simulator_models_legacy_policies() {
+    let (sim, legacy) = demo_with_legacy_on_wiki().await;
+    let wiki = app_id(&sim, "Company wiki");
+    let employees = "f1a2b3c4-0001-4000-8000-00000000a001";
+    // Expanded on the app's GET, not in the policy list, not served by id.
+    let (_, app) = call(
+        &sim,
+        reqwest::Method::GET,
+        &format!("/access/apps/{wiki}"),
+        None,
+    )
+    .await;
+    let copy = app["result"]["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == legacy.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(copy["reusable"], false);
+    assert_eq!(copy["name"], WIKI_LEGACY);
+    assert_eq!(copy["precedence"], 5);
+    let (_, list) = call(&sim, reqwest::Method::GET, "/access/policies", None).await;
+    assert!(
+        !list["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == legacy.as_str())
+    );
+    let (status, _) = call(
+        &sim,
+        reqwest::Method::GET,
+        &format!("/access/policies/{legacy}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Reusable and legacy policies cannot be mixed in an update.
+    let mut body = app["result"].clone();
+    for key in ["id", "uid", "aud", "created_at", "updated_at"] {
+        body.as_object_mut().unwrap().remove(key);
+    }
+    body["policies"] = json!([{"id": legacy, "precedence": 5}, {"id": employees, "precedence": 6}]);
+    let (status, answer) = call(
+        &sim,
+        reqwest::Method::PUT,
+        &format!("/access/apps/{wiki}"),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["errors"][0]["code"], 12130);
+
+    // Converting keeps the id, rules and precedence; the policy is then listed.
+    let (status, converted) = call(
+        &sim,
+        reqwest::Method::PUT,
+        &format!("/access/apps/{wiki}/policies/{legacy}/make_reusable"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{converted}");
+    let listed = sim.policy(&legacy).expect("listed after make_reusable");
+    assert_eq!(listed["reusable"], true);
+    assert_eq!(listed["name"], WIKI_LEGACY);
+    assert_eq!(
+        listed["include"],
+        json!([{"email_domain": {"domain": "example.com"}}])
+    );
+    let after = sim.app(&wiki).unwrap();
+    let link = after["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == legacy.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (link["precedence"].clone(), link["reusable"].clone()),
+        (json!(5), json!(true))
+    );
+    assert!(sim.legacy_policies().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_the_simulator_removing_a_legacy_policy_from_its_app_deletes_it() {
+    let employees = "f1a2b3c4-0001-4000-8000-00000000a001";
+    let (sim, legacy) = demo_with_legacy_on_wiki().await;
+    let wiki = app_id(&sim, "Company wiki");
+    let (_, app) = call(
+        &sim,
+        reqwest::Method::GET,
+        &format!("/access/apps/{wiki}"),
+        None,
+    )
+    .await;
+    let mut body = app["result"].clone();
+    for key in ["id", "uid", "aud", "created_at", "updated_at"] {
+        body.as_object_mut().unwrap().remove(key);
+    }
+    body["policies"] = json!([{"id": employees, "precedence": 1}]);
+    let (status, _) = call(
+        &sim,
+        reqwest::Method::PUT,
+        &format!("/access/apps/{wiki}"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(sim.legacy_policies().is_empty(), "{legacy} should be gone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_with_legacy_policies_is_never_written_and_the_rest_converges() {
+    let (sim, legacy) = demo_with_legacy_on_wiki().await;
+    let wiki = app_id(&sim, "Company wiki");
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+
+    // The plan shows the attaches as blocked, names the app and its legacy policy, and
+    // gives the fix, in every format.
+    let plan = cli(&sim)
+        .args(["plan", "--exit-code", "-f", &path(&file)])
+        .assert()
+        .code(2);
+    let text = stdout(&plan);
+    assert!(
+        text.contains("! attach to \"Company wiki\" BLOCKED (see below)"),
+        "{text}"
+    );
+    assert!(text.contains("Blocked app changes"), "{text}");
+    assert!(
+        text.contains(&format!("\"{WIKI_LEGACY}\" {legacy}, precedence 5")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "PUT /accounts/{{account_id}}/access/apps/{wiki}/policies/{legacy}/make_reusable"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("--convert-legacy"), "{text}");
+    assert!(text.contains("2 link changes blocked"), "{text}");
+
+    let json_out = cli(&sim)
+        .args(["plan", "-o", "json", "-f", &path(&file)])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_str(&stdout(&json_out)).unwrap();
+    assert!(schema_validator().is_valid(&doc), "{doc:#}");
+    let blocked = &doc["blocked"][0];
+    assert_eq!(blocked["app"]["name"], "Company wiki");
+    assert_eq!(blocked["attach"].as_array().unwrap().len(), 2);
+    assert_eq!(blocked["blockers"][0]["kind"], "legacy_policies");
+    assert_eq!(
+        blocked["blockers"][0]["policies"][0]["policy_id"],
+        legacy.as_str()
+    );
+    assert!(
+        blocked["explained"][0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("make_reusable")
+    );
+    assert_eq!(doc["summary"]["blocked"], 2);
+    assert_eq!(doc["summary"]["has_changes"], true);
+    assert!(
+        !doc["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["app"]["name"] == "Company wiki"),
+        "no action on the wiki: {doc:#}"
+    );
+
+    let md = cli(&sim)
+        .args(["plan", "-o", "markdown", "-f", &path(&file)])
+        .assert()
+        .success();
+    let md = stdout(&md);
+    assert!(md.contains("#### Blocked app changes"), "{md}");
+    assert!(md.contains("| Company wiki |"), "{md}");
+    assert!(md.contains("make_reusable"), "{md}");
+
+    // Reconcile makes every other link, never writes the wiki, and exits 1 naming the
+    // links it could not make.
+    sim.clear_journal();
+    let out = cli(&sim)
+        .args(["reconcile", "-f", &path(&file)])
+        .assert()
+        .code(1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("could not make 2 link change(s) on 1 app(s)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("attach \"[mcp-access:platform] MCP server mcp-server-app\""),
+        "{err}"
+    );
+    assert!(err.contains("on \"Company wiki\""), "{err}");
+    assert!(err.contains(WIKI_LEGACY), "{err}");
+    assert!(
+        !sim.writes().iter().any(|w| w.path.ends_with(&wiki)),
+        "the wiki was written: {:?}",
+        sim.writes()
+    );
+    assert_eq!(sim.legacy_policies().len(), 1, "the legacy policy is kept");
+    assert!(
+        linked_names(&sim, "Internal API")
+            .contains(&"[mcp-access:platform] MCP server mcp-server-app".to_owned())
+    );
+    assert!(
+        linked_names(&sim, "Status page")
+            .contains(&"[mcp-access:platform] MCP server support-mcp".to_owned())
+    );
+
+    // Run again: nothing else to do, still blocked, still no write.
+    sim.clear_journal();
+    cli(&sim)
+        .args(["reconcile", "-f", &path(&file)])
+        .assert()
+        .code(1);
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn convert_legacy_converts_before_the_attach_keeping_id_rules_and_precedence() {
+    let (sim, legacy) = demo_with_legacy_on_wiki().await;
+    let wiki = app_id(&sim, "Company wiki");
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+
+    let plan = cli(&sim)
+        .args(["plan", "--convert-legacy", "-f", &path(&file)])
+        .assert()
+        .success();
+    let text = stdout(&plan);
+    assert!(
+        text.contains(&format!(
+            "* convert legacy policy \"{WIKI_LEGACY}\" on \"Company wiki\" to reusable ({legacy}, precedence 5)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("> attach to \"Company wiki\""), "{text}");
+    assert!(!text.contains("BLOCKED"), "{text}");
+    assert!(text.contains("1 legacy policy to convert"), "{text}");
+    let json_out = cli(&sim)
+        .args(["plan", "--convert-legacy", "-o", "json", "-f", &path(&file)])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_str(&stdout(&json_out)).unwrap();
+    assert!(schema_validator().is_valid(&doc), "{doc:#}");
+    assert_eq!(doc["actions"][0]["kind"], "convert");
+    assert_eq!(doc["actions"][0]["policy_id"], legacy.as_str());
+    assert_eq!(doc["summary"]["convert"], 1);
+    let md = cli(&sim)
+        .args([
+            "plan",
+            "--convert-legacy",
+            "-o",
+            "markdown",
+            "-f",
+            &path(&file),
+        ])
+        .assert()
+        .success();
+    assert!(
+        stdout(&md).contains("🔁 convert legacy policy Wiki legacy allow to reusable"),
+        "{}",
+        stdout(&md)
+    );
+
+    sim.clear_journal();
+    cli(&sim)
+        .args(["reconcile", "--convert-legacy", "-f", &path(&file)])
+        .assert()
+        .success();
+    let converted = sim
+        .policy(&legacy)
+        .expect("the converted policy is reusable");
+    assert_eq!(
+        converted["name"], WIKI_LEGACY,
+        "unmanaged: its name is kept"
+    );
+    assert_eq!(converted["decision"], "allow");
+    assert_eq!(
+        converted["include"],
+        json!([{"email_domain": {"domain": "example.com"}}])
+    );
+    let app = sim.app(&wiki).unwrap();
+    let link = app["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == legacy.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(link["precedence"], 5);
+    assert_eq!(
+        linked_names(&sim, "Company wiki")
+            .iter()
+            .filter(|n| n.starts_with("[mcp-access:platform]"))
+            .count(),
+        2
+    );
+    // The conversion came before the wiki's update.
+    let writes = sim.writes();
+    let convert_at = writes
+        .iter()
+        .position(|w| w.path.ends_with("/make_reusable"))
+        .expect("converted");
+    let put_at = writes
+        .iter()
+        .position(|w| w.method == "PUT" && w.path.ends_with(&format!("/access/apps/{wiki}")))
+        .expect("the wiki was updated");
+    assert!(convert_at < put_at, "{writes:?}");
+
+    // Converged: the converted policy stays as it is, unmanaged.
+    cli(&sim)
+        .args(["plan", "--exit-code", "-f", &path(&file)])
+        .assert()
+        .code(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_detach_from_an_app_with_legacy_policies_is_blocked_and_its_policy_kept() {
+    let sim = demo_sim().await;
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    cli(&sim)
+        .args(["reconcile", "-f", &path(&file)])
+        .assert()
+        .success();
+    let wiki = app_id(&sim, "Company wiki");
+    sim.add_legacy_policy(
+        &wiki,
+        &json!({"name": WIKI_LEGACY, "decision": "allow",
+                "include": [{"email_domain": {"domain": "example.com"}}]}),
+        9,
+    )
+    .unwrap();
+    // support-mcp leaves the manifest: its policy is detached everywhere but the wiki,
+    // and not deleted, since the wiki still links it.
+    let smaller = manifest_file(
+        "owner: platform\nservers:\n  - app: mcp-server-app\n    downstream: [Internal API, Company wiki]\n",
+    );
+    let plan = cli(&sim)
+        .args(["plan", "-f", &path(&smaller)])
+        .assert()
+        .success();
+    let text = stdout(&plan);
+    assert!(text.contains("! detach \"[mcp-access:platform] MCP server support-mcp\" from \"Company wiki\" BLOCKED"), "{text}");
+    assert!(
+        text.contains(
+            "< detach \"[mcp-access:platform] MCP server support-mcp\" from \"Status page\""
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("- delete policy"), "{text}");
+    cli(&sim)
+        .args(["reconcile", "-f", &path(&smaller)])
+        .assert()
+        .code(1);
+    assert!(
+        linked_names(&sim, "Company wiki")
+            .contains(&"[mcp-access:platform] MCP server support-mcp".to_owned())
+    );
+    assert!(
+        !linked_names(&sim, "Status page")
+            .contains(&"[mcp-access:platform] MCP server support-mcp".to_owned())
+    );
+    assert_eq!(
+        managed(&sim).len(),
+        2,
+        "the support-mcp policy is kept while the wiki links it"
+    );
+    assert_eq!(sim.legacy_policies().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_never_writes_an_app_whose_fresh_read_shows_a_legacy_policy() {
+    use mcp_access::cloudflare::{Client, ClientConfig};
+    use secrecy::SecretString;
+    tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let sim = demo_sim().await;
+        let client = Client::new(ClientConfig::new(
+            sim.base_url(),
+            sim.account_id(),
+            SecretString::from(sim.token().to_owned()),
+        ))
+        .unwrap();
+        let manifest = mcp_access::manifest::parse_str(
+            "demo.yaml",
+            include_str!("../examples/demo.yaml"),
+            &|_| None,
+        )
+        .unwrap();
+        // Planned while the wiki had no legacy policy; one appears before the apply.
+        let (_, plan) = mcp_access::reconcile::plan_once(&client, &manifest, "platform")
+            .await
+            .unwrap();
+        assert!(plan.blocked.is_empty());
+        let wiki = app_id(&sim, "Company wiki");
+        sim.add_legacy_policy(
+            &wiki,
+            &json!({"name": WIKI_LEGACY, "decision": "allow",
+                    "include": [{"everyone": {}}]}),
+            7,
+        )
+        .unwrap();
+        sim.clear_journal();
+        let report =
+            mcp_access::apply::apply(&client, &plan, &tokio_util::sync::CancellationToken::new())
+                .await;
+        let not_done: Vec<String> = report
+            .not_done
+            .iter()
+            .map(|n| format!("{}: {}", n.what, n.why))
+            .collect();
+        assert!(
+            not_done
+                .iter()
+                .any(|n| n.contains("Company wiki") && n.contains("legacy (app-scoped) policies")),
+            "{not_done:#?}"
+        );
+        assert!(
+            !sim.writes()
+                .iter()
+                .any(|w| w.method == "PUT" && w.path.ends_with(&wiki)),
+            "{:?}",
+            sim.writes()
+        );
+        assert_eq!(sim.legacy_policies().len(), 1);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_once_reports_blocked_links_and_converts_with_convert_legacy() {
+    let (sim, legacy) = demo_with_legacy_on_wiki().await;
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    let out = cli(&sim)
+        .args(["run", "--once", "-f", &path(&file)])
+        .assert()
+        .code(1);
+    assert!(
+        stderr(&out).contains("app change blocked"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("could not make 2 link change(s)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sim.legacy_policies().len(), 1);
+    cli(&sim)
+        .args(["run", "--once", "--convert-legacy", "-f", &path(&file)])
+        .assert()
+        .success();
+    assert!(sim.legacy_policies().is_empty());
+    assert_eq!(sim.policy(&legacy).unwrap()["name"], WIKI_LEGACY);
+}

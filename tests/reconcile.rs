@@ -52,6 +52,7 @@ impl Account {
             owner: manifest.owner.clone().unwrap_or_else(|| "default".into()),
             dry_run,
             max_rounds: 3,
+            plan: mcp_access::plan::PlanOptions::default(),
         };
         reconcile::reconcile(&self.client, manifest, &options, &CancellationToken::new()).await
     }

@@ -96,6 +96,7 @@ async fn run(client: &Client, max_rounds: u32) -> Result<Outcome, ReconcileError
         owner: OWNER.to_owned(),
         dry_run: false,
         max_rounds,
+        plan: mcp_access::plan::PlanOptions::default(),
     };
     reconcile::reconcile(
         client,

@@ -519,7 +519,7 @@ fn account_grants(inventory: &Inventory, owner: &str) -> BTreeMap<(String, Strin
                         policy_name: policy.name.to_owned(),
                         decision: policy.decision.to_owned(),
                         precedence: policy.precedence,
-                        reusable: policy.reusable,
+                        reusable: policy.scope == crate::inventory::PolicyScope::Reusable,
                         management: Management::of(policy.name, owner),
                         access,
                         conditions,

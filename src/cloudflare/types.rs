@@ -145,6 +145,15 @@ impl App {
         self.attached_items().map(|(link, _)| link).collect()
     }
 
+    /// The ids of the app-scoped legacy policies this app carries, as its own copy
+    /// says (see [`is_app_scoped`]).
+    pub fn app_scoped_policy_ids(&self) -> Vec<&str> {
+        self.attached_items()
+            .filter(|(_, item)| is_app_scoped(item))
+            .filter_map(|(_, item)| item.get("id").and_then(Value::as_str))
+            .collect()
+    }
+
     /// Each attached policy as received (an id or an expanded object) with its link.
     pub fn attached_items(&self) -> impl Iterator<Item = (PolicyLink, &Value)> {
         let list = match self.raw.get("policies") {
@@ -319,6 +328,22 @@ impl Policy {
     /// The app uids of every `linked_app_token` rule in `include`.
     pub fn linked_app_uids(&self) -> Vec<&str> {
         linked_app_uids(self.rules("include"))
+    }
+}
+
+/// True when an item of an app's `policies` is the app's own (legacy, app-scoped)
+/// policy rather than a link to a reusable one: its copy says `reusable: false`, or,
+/// without a `reusable` mark, carries its own rules.
+///
+/// NOTE: ASSUMED that an app's expanded copy of a reusable policy says
+/// `reusable: true`, as a reusable policy itself does (API schema
+/// `access_reusable_policy_resp`: `reusable` is `true`). The live tests print what the
+/// real API sends; the inventory only trusts this mark for ids the policy list lacks.
+pub fn is_app_scoped(item: &Value) -> bool {
+    match item.get("reusable") {
+        Some(Value::Bool(reusable)) => !reusable,
+        Some(_) => false,
+        None => item.get("decision").is_some() || item.get("include").is_some(),
     }
 }
 

@@ -6,10 +6,11 @@ use crate::cloudflare::types::{App, Policy, linked_app_uids};
 use crate::inventory::Inventory;
 use crate::manifest::{Desired, DesiredServer};
 
+use super::blocked::hold_back;
 use super::ownership::owner_of;
 use super::{
-    AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, Plan, PolicyBody, PolicyRef,
-    ServerView, UnmanagedGrant, UpdatePolicy,
+    AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, Plan, PlanOptions, PolicyBody,
+    PolicyRef, ServerView, UnmanagedGrant, UpdatePolicy,
 };
 
 /// Computes what must change for `inventory` to match `desired`.
@@ -19,6 +20,13 @@ use super::{
 /// kept and the rest are detached and deleted. Every run, whichever process makes it,
 /// picks the same one, so concurrent reconcilers converge instead of fighting.
 pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
+    diff_with(desired, inventory, &PlanOptions::default())
+}
+
+/// [`diff`] with `options`. App changes the account's apps do not allow (legacy
+/// policies, write-only secrets; see [`super::blocked`]) are held back as blocked, and
+/// a policy whose removal waits on a blocked app change is not deleted.
+pub fn diff_with(desired: &Desired, inventory: &Inventory, options: &PlanOptions) -> Plan {
     let owner = desired.owner.as_str();
     let servers: HashMap<&str, &DesiredServer> = desired
         .servers
@@ -45,8 +53,18 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
         inventory,
         managed_links: 0,
     };
-    let app_changes = changes.compute(desired);
+    let held = hold_back(changes.compute(desired), inventory, options.convert_legacy);
     let managed_links = changes.managed_links;
+    // A policy an app still links because that app's change is blocked stays.
+    let still_linked: HashSet<&str> = held
+        .blocked
+        .iter()
+        .flat_map(|b| b.detach.iter().map(|d| d.policy_id.as_str()))
+        .collect();
+    let doomed: Doomed<'_> = doomed
+        .into_iter()
+        .filter(|(id, _)| !still_linked.contains(id))
+        .collect();
 
     let mut deletes: Vec<DeletePolicy> = doomed
         .into_values()
@@ -68,10 +86,12 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
         servers: desired.servers.iter().map(server_view).collect(),
         creates: keepers.creates,
         updates: keepers.updates,
-        app_changes,
+        app_changes: held.made,
         deletes,
         unmanaged: unmanaged_grants(owner, inventory),
         managed_links,
+        converts: held.converts,
+        blocked: held.blocked,
     }
 }
 

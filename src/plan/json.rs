@@ -12,8 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, Plan, PolicyBody, PolicyRef,
-    ServerView, UnmanagedGrant, UpdatePolicy, ownership,
+    AppChange, AppView, Attach, BlockedAppChange, ConvertLegacy, CreatePolicy, DeletePolicy,
+    Detach, LegacyPolicy, Plan, PolicyBody, PolicyRef, ServerView, UnmanagedGrant, UpdatePolicy,
+    ownership,
 };
 
 /// The version of the document layout this build writes and reads.
@@ -39,9 +40,12 @@ pub struct PlanDocument {
     /// The MCP servers of the manifest, resolved, with their downstream apps and the
     /// header each forwards downstream.
     pub servers: Vec<ServerView>,
-    /// Every change, in the order apply makes them: creates, updates, attaches and
-    /// detaches (one app write per app), deletes.
+    /// Every change, in the order apply makes them: legacy-policy conversions,
+    /// creates, updates, attaches and detaches (one app write per app), deletes.
     pub actions: Vec<Action>,
+    /// App changes that are not made, with what blocks each and how to fix it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<BlockedChange>,
     /// Linked-token grants mcp-access reports but does not own.
     pub unmanaged: Vec<UnmanagedGrant>,
     /// Counts.
@@ -63,6 +67,19 @@ pub struct PlanDocument {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
+    /// Convert a legacy (app-scoped) policy to a reusable one before that app's
+    /// change (`--convert-legacy`); it keeps its id, rules and precedence, and stays
+    /// unmanaged.
+    Convert {
+        /// The app that carries it.
+        app: AppView,
+        /// The policy id.
+        policy_id: String,
+        /// Its name.
+        policy_name: String,
+        /// Its precedence on the app.
+        precedence: u32,
+    },
     /// POST the managed policy of a server that has none.
     Create {
         /// The server whose tokens the policy accepts.
@@ -122,6 +139,42 @@ pub enum Action {
     },
 }
 
+/// An app change that is not made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BlockedChange {
+    /// The change and what blocks it.
+    #[serde(flatten)]
+    pub change: BlockedAppChange,
+    /// Each blocker's reason and fix, for people.
+    pub explained: Vec<Explained>,
+}
+
+/// Why a change is blocked and how to unblock it, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Explained {
+    /// What blocks it.
+    pub why: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl BlockedChange {
+    /// The change with its blockers explained.
+    pub fn new(change: &BlockedAppChange) -> Self {
+        Self {
+            explained: change
+                .blockers
+                .iter()
+                .map(|b| Explained {
+                    why: b.why(),
+                    fix: b.fix(&change.app),
+                })
+                .collect(),
+            change: change.clone(),
+        }
+    }
+}
+
 /// Counts of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Counts {
@@ -143,6 +196,12 @@ pub struct Counts {
     pub managed_links: usize,
     /// True when the account does not match the manifest.
     pub has_changes: bool,
+    /// Legacy policies to convert.
+    #[serde(default)]
+    pub convert: usize,
+    /// Link changes that are blocked (not in `total`).
+    #[serde(default)]
+    pub blocked: usize,
 }
 
 /// What an apply did.
@@ -171,6 +230,7 @@ impl PlanDocument {
             manifest_digest: manifest_digest.to_owned(),
             servers: plan.servers.clone(),
             actions: actions(plan),
+            blocked: plan.blocked.iter().map(BlockedChange::new).collect(),
             unmanaged: plan.unmanaged.clone(),
             summary: Counts {
                 create: s.create,
@@ -181,7 +241,9 @@ impl PlanDocument {
                 total: s.total(),
                 writes: plan.writes(),
                 managed_links: plan.managed_links,
-                has_changes: !plan.is_empty(),
+                has_changes: plan.differs(),
+                convert: s.convert,
+                blocked: s.blocked,
             },
             objects: BTreeMap::new(),
             applied: None,
@@ -200,9 +262,24 @@ impl PlanDocument {
             deletes: Vec::new(),
             unmanaged: self.unmanaged.clone(),
             managed_links: self.summary.managed_links,
+            converts: Vec::new(),
+            blocked: self.blocked.iter().map(|b| b.change.clone()).collect(),
         };
         for action in &self.actions {
             match action.clone() {
+                Action::Convert {
+                    app,
+                    policy_id,
+                    policy_name,
+                    precedence,
+                } => plan.converts.push(ConvertLegacy {
+                    app,
+                    policy: LegacyPolicy {
+                        policy_id,
+                        policy_name,
+                        precedence,
+                    },
+                }),
                 Action::Create { server, after, .. } => plan.creates.push(CreatePolicy {
                     server,
                     body: after,
@@ -272,6 +349,14 @@ fn app_change(changes: &mut Vec<AppChange>, app: AppView) -> &mut AppChange {
 /// Every action of `plan`, in apply order.
 pub fn actions(plan: &Plan) -> Vec<Action> {
     let mut out = Vec::with_capacity(plan.summary().total());
+    for c in &plan.converts {
+        out.push(Action::Convert {
+            app: c.app.clone(),
+            policy_id: c.policy.policy_id.clone(),
+            policy_name: c.policy.policy_name.clone(),
+            precedence: c.policy.precedence,
+        });
+    }
     for c in &plan.creates {
         out.push(Action::Create {
             server: c.server.clone(),

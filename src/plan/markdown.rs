@@ -110,14 +110,16 @@ fn head(plan: &Plan, notes: &[String]) -> String {
         "{MARKER}\n### mcp-access plan (owner `{}`)\n\n",
         cell(&plan.owner)
     );
-    if plan.is_empty() {
-        s.push_str("**No changes.** The account matches the manifest.\n\n");
+    if plan.differs() {
+        let _ = writeln!(s, "**Plan: {}.**\n", plan.summary().describe());
     } else {
-        let c = plan.summary();
+        s.push_str("**No changes.** The account matches the manifest.\n\n");
+    }
+    if !plan.blocked.is_empty() {
         let _ = writeln!(
             s,
-            "**Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.**\n",
-            c.create, c.update, c.attach, c.detach, c.delete
+            "> [!WARNING]\n> {} app change(s) are blocked and will not be made; see \"Blocked app changes\" below.\n",
+            plan.blocked.len()
         );
     }
     for note in notes {
@@ -135,6 +137,26 @@ fn sections(plan: &Plan) -> Vec<Section> {
             chunks: actions.iter().map(row).collect(),
             footer: "\n".to_owned(),
             unit: "table rows",
+        },
+        Section {
+            header: "#### Blocked app changes\n\nNot made: mcp-access never writes an app that a whole-app update could damage. Fix them, then run again.\n\n| App | Not made | Why | Fix |\n| --- | --- | --- | --- |\n".to_owned(),
+            chunks: plan
+                .blocked
+                .iter()
+                .map(|b| {
+                    let why: Vec<String> = b.blockers.iter().map(|x| cell(&x.why())).collect();
+                    let fix: Vec<String> = b.blockers.iter().map(|x| cell(&x.fix(&b.app))).collect();
+                    format!(
+                        "| {} | {} | {} | {} |\n",
+                        app(&b.app),
+                        cell(&b.links(&plan.owner).join(", ")),
+                        why.join("<br>"),
+                        fix.join("<br>")
+                    )
+                })
+                .collect(),
+            footer: "\n".to_owned(),
+            unit: "blocked app changes",
         },
         Section {
             header: String::new(),
@@ -176,6 +198,18 @@ fn sections(plan: &Plan) -> Vec<Section> {
 
 fn row(action: &Action) -> String {
     let (server, downstream, what) = match action {
+        Action::Convert {
+            app: on,
+            policy_name,
+            ..
+        } => (
+            "—".to_owned(),
+            app(on),
+            format!(
+                "🔁 convert legacy policy {} to reusable (same id, rules and precedence; stays unmanaged)",
+                cell(policy_name)
+            ),
+        ),
         Action::Create { server, .. } => {
             (app(server), "—".to_owned(), "➕ create policy".to_owned())
         }

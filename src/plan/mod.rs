@@ -1,6 +1,7 @@
 //! The plan: what must change for the account to match the manifest. [`diff`] computes
 //! it without I/O; the renderers turn it into text for people and machines.
 
+pub mod blocked;
 mod diff;
 pub mod json;
 pub mod markdown;
@@ -12,7 +13,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cloudflare::types::{NON_IDENTITY, Policy};
-pub use diff::diff;
+pub use blocked::{BlockedAppChange, Blocker, ConvertLegacy, LegacyPolicy};
+pub use diff::{diff, diff_with};
+
+/// Choices that change what a plan does, beyond the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanOptions {
+    /// Convert legacy (app-scoped) policies on apps the plan changes to reusable ones
+    /// (`--convert-legacy`), instead of leaving those app changes blocked.
+    pub convert_legacy: bool,
+}
 
 /// The fields of a managed policy that mcp-access decides. Everything else a policy
 /// carries (session duration, approval settings, ...) is left as the API keeps it.
@@ -156,7 +166,7 @@ pub struct UpdatePolicy {
 }
 
 /// Link a server's managed policy to an app.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Attach {
     /// The server whose tokens the app will accept.
     pub server: AppView,
@@ -165,7 +175,7 @@ pub struct Attach {
 }
 
 /// Unlink a managed policy from an app.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Detach {
     /// The policy id.
     pub policy_id: String,
@@ -231,12 +241,45 @@ pub struct Summary {
     pub detach: usize,
     /// Policies to delete.
     pub delete: usize,
+    /// Legacy policies to convert to reusable ones.
+    #[serde(default)]
+    pub convert: usize,
+    /// Links to add or remove that are blocked (not counted in the total).
+    #[serde(default)]
+    pub blocked: usize,
 }
 
 impl Summary {
-    /// Total number of changes.
+    /// Total number of changes to make (blocked ones are not).
     pub fn total(&self) -> usize {
-        self.create + self.update + self.attach + self.detach + self.delete
+        self.create + self.update + self.attach + self.detach + self.delete + self.convert
+    }
+
+    /// The summary line's counts: `1 to create, ..., 0 to delete`, then the legacy
+    /// conversions and the blocked links when there are any.
+    pub fn describe(&self) -> String {
+        use std::fmt::Write as _;
+        let mut text = format!(
+            "{} to create, {} to update, {} to attach, {} to detach, {} to delete",
+            self.create, self.update, self.attach, self.detach, self.delete
+        );
+        if self.convert > 0 {
+            let _ = write!(
+                text,
+                ", {} legacy polic{} to convert",
+                self.convert,
+                if self.convert == 1 { "y" } else { "ies" }
+            );
+        }
+        if self.blocked > 0 {
+            let _ = write!(
+                text,
+                "; {} link change{} blocked",
+                self.blocked,
+                if self.blocked == 1 { "" } else { "s" }
+            );
+        }
+        text
     }
 }
 
@@ -260,12 +303,26 @@ pub struct Plan {
     pub unmanaged: Vec<UnmanagedGrant>,
     /// Managed links that exist and stay (for safety thresholds and metrics).
     pub managed_links: usize,
+    /// Legacy policies to convert to reusable ones, before the app changes
+    /// (`--convert-legacy`).
+    #[serde(default)]
+    pub converts: Vec<ConvertLegacy>,
+    /// App changes that are not made, and why.
+    #[serde(default)]
+    pub blocked: Vec<BlockedAppChange>,
 }
 
 impl Plan {
-    /// True when the account already matches.
+    /// True when there is nothing left that mcp-access will do. Blocked changes do not
+    /// count: they wait for a fix by hand (see [`Plan::blocked`]).
     pub fn is_empty(&self) -> bool {
         self.summary().total() == 0
+    }
+
+    /// True when the account does not match the manifest: something to do, or
+    /// something blocked.
+    pub fn differs(&self) -> bool {
+        !self.is_empty() || !self.blocked.is_empty()
     }
 
     /// The counts for the summary line.
@@ -276,11 +333,21 @@ impl Plan {
             attach: self.app_changes.iter().map(|c| c.attach.len()).sum(),
             detach: self.app_changes.iter().map(|c| c.detach.len()).sum(),
             delete: self.deletes.len(),
+            convert: self.converts.len(),
+            blocked: self
+                .blocked
+                .iter()
+                .map(|b| b.attach.len() + b.detach.len())
+                .sum(),
         }
     }
 
     /// The number of API writes applying this plan takes.
     pub fn writes(&self) -> usize {
-        self.creates.len() + self.updates.len() + self.app_changes.len() + self.deletes.len()
+        self.converts.len()
+            + self.creates.len()
+            + self.updates.len()
+            + self.app_changes.len()
+            + self.deletes.len()
     }
 }

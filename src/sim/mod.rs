@@ -210,6 +210,26 @@ impl Simulator {
         lock(&self.shared.store).insert_policy(policy)
     }
 
+    /// Every app-scoped (legacy) policy, as its app shows it expanded, plus its
+    /// `app_id`; sorted by id.
+    pub fn legacy_policies(&self) -> Vec<Value> {
+        lock(&self.shared.store).legacy_policies()
+    }
+
+    /// Adds a legacy (app-scoped) policy to an app out of band, as older accounts have
+    /// them (they can no longer be added through the API), linked at `precedence`.
+    /// `policy` is a definition like a reusable policy's (`name`, `decision`,
+    /// `include`, ...; an `id` is kept). Returns its id; `None` for an unknown app or
+    /// an invalid definition.
+    pub fn add_legacy_policy(
+        &self,
+        app_id: &str,
+        policy: &Value,
+        precedence: u64,
+    ) -> Option<String> {
+        lock(&self.shared.store).add_legacy_policy(app_id, policy, precedence)
+    }
+
     /// Deletes a policy out of band and unlinks it from every app.
     pub fn remove_policy(&self, id: &str) {
         lock(&self.shared.store).remove_policy(id);

@@ -7,8 +7,9 @@ use super::SimError;
 use super::store::{Behaviour, Store};
 
 /// Apps and policies to load at start. Apps link policies in their `policies` list by
-/// id string or `{id, precedence}`; missing `id`, `uid`, `aud`, `created_at`,
-/// `updated_at` are filled in, `app_count` is always computed.
+/// id string or `{id, precedence}`; an item with a `decision` is an inline definition,
+/// stored as that app's legacy (app-scoped) policy. Missing `id`, `uid`, `aud`,
+/// `created_at`, `updated_at` are filled in, `app_count` is always computed.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Seed {

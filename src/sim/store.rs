@@ -111,6 +111,9 @@ impl Behaviour {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     behaviour: Behaviour,
+    /// App-scoped (legacy) policies by id: not in the policy list, expanded on their
+    /// app only.
+    legacy: HashMap<String, LegacyPolicy>,
     /// Changed only through [`Store::apps_mut`] (which drops `index`) or
     /// [`Store::push_app`] (which updates it).
     apps: Vec<Map<String, Value>>,
@@ -120,6 +123,13 @@ pub(crate) struct Store {
     /// Lookups for the read paths, built on first use after a change, so reading a page
     /// of a 10,000-app account costs the page, not the account.
     index: std::sync::OnceLock<ReadIndex>,
+}
+
+/// An app-scoped (legacy) policy and the app it belongs to.
+#[derive(Debug, Clone)]
+struct LegacyPolicy {
+    app_id: String,
+    policy: Map<String, Value>,
 }
 
 /// Positions by id and link counts, for the state the store had when it was built.
@@ -227,8 +237,14 @@ impl Store {
         let mut expanded: Vec<(u64, Value)> = links(app)
             .into_iter()
             .filter_map(|(id, precedence)| {
-                let Value::Object(mut p) = self.render_policy(self.policy_map(&id)?) else {
-                    return None;
+                let mut p = match self.policy_map(&id) {
+                    Some(policy) => match self.render_policy(policy) {
+                        Value::Object(p) => p,
+                        _ => return None,
+                    },
+                    // NOTE: an app's own legacy policy is shown expanded on its GET,
+                    // marked `reusable: false`.
+                    None => self.legacy_of(str_of(app, "id")?, &id)?.policy.clone(),
                 };
                 p.insert("precedence".to_owned(), json!(precedence));
                 Some((precedence, Value::Object(p)))
@@ -240,6 +256,28 @@ impl Store {
             Value::Array(expanded.into_iter().map(|(_, p)| p).collect()),
         );
         Value::Object(out)
+    }
+
+    /// The legacy policy `policy_id` of app `app_id`.
+    fn legacy_of(&self, app_id: &str, policy_id: &str) -> Option<&LegacyPolicy> {
+        self.legacy
+            .get(policy_id)
+            .filter(|legacy| legacy.app_id == app_id)
+    }
+
+    /// Every legacy (app-scoped) policy, as its app shows it, with its `app_id`.
+    pub fn legacy_policies(&self) -> Vec<Value> {
+        let mut out: Vec<Value> = self
+            .legacy
+            .values()
+            .map(|l| {
+                let mut p = l.policy.clone();
+                p.insert("app_id".to_owned(), json!(l.app_id));
+                Value::Object(p)
+            })
+            .collect();
+        out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        out
     }
 
     pub fn apps(&self) -> Vec<Value> {
@@ -288,7 +326,7 @@ impl Store {
     ///
     /// NOTE: "PUT replaces the whole app ... an omitted field is reset": the stored app
     /// is the body, nothing of the previous version survives except read-only fields.
-    fn build_app(&self, meta: &AppMeta, body: &Value) -> Result<Map<String, Value>> {
+    fn build_app(&self, meta: &AppMeta, body: &Value, mode: Write) -> Result<Map<String, Value>> {
         let Value::Object(body) = body else {
             return Err(ApiError::invalid("request body must be a JSON object"));
         };
@@ -307,7 +345,7 @@ impl Store {
                 "domain is required for self_hosted applications",
             ));
         }
-        let links = self.validate_links(app_type, body.get("policies"))?;
+        let links = self.validate_links(&meta.id, app_type, body.get("policies"), mode)?;
 
         let mut app = Map::new();
         app.insert("id".to_owned(), json!(meta.id));
@@ -336,8 +374,10 @@ impl Store {
     /// `{id, precedence}` objects (extra fields, as in an expanded GET, are ignored).
     fn validate_links(
         &self,
+        app_id: &str,
         app_type: &str,
         policies: Option<&Value>,
+        mode: Write,
     ) -> Result<Vec<(String, u64)>> {
         let list = match policies {
             None | Some(Value::Null) => return Ok(Vec::new()),
@@ -384,6 +424,16 @@ impl Store {
                     "policy {id} is linked more than once"
                 )));
             }
+            // A link to the app's own legacy policy keeps it.
+            if let Some(legacy) = self.legacy_of(app_id, &id) {
+                if app_type != "self_hosted" && has_linked_app_token(&legacy.policy) {
+                    return Err(ApiError::invalid(format!(
+                        "policy {id} has a linked_app_token rule and can only be attached to self_hosted applications, not {app_type}"
+                    )));
+                }
+                out.push((id, precedence));
+                continue;
+            }
             // NOTE: a link to an unknown policy is "seen as 500 in the wild; ASSUMED 400 / 12130".
             let Some(policy) = self.policy_map(&id) else {
                 return Err(ApiError::invalid(format!("policy {id} not found")));
@@ -396,6 +446,18 @@ impl Store {
                 )));
             }
             out.push((id, precedence));
+        }
+        // NOTE (SDK `application_update_params.py`, self-hosted `policies`): reusable and
+        // inline (app-scoped) policies are mutually exclusive in an update. The exact
+        // answer is ASSUMED: 400 / 12130.
+        let legacy = out
+            .iter()
+            .filter(|(id, _)| self.legacy_of(app_id, id).is_some())
+            .count();
+        if mode == Write::Api && legacy > 0 && legacy < out.len() {
+            return Err(ApiError::invalid(
+                "reusable policies and application-scoped (legacy) policies cannot be combined; convert the legacy policies with make_reusable first",
+            ));
         }
         out.sort_by_key(|(_, p)| *p);
         Ok(out)
@@ -410,7 +472,7 @@ impl Store {
             created_at: now.clone(),
             updated_at: now,
         };
-        let app = self.build_app(&meta, body)?;
+        let app = self.build_app(&meta, body, Write::Api)?;
         // NOTE: 11010 `application_already_exists` (409); ASSUMED to mean a second
         // self_hosted app on a domain that an existing app already has.
         if let Some(domain) =
@@ -439,7 +501,12 @@ impl Store {
             created_at: str_of(old, "created_at").unwrap_or_default().to_owned(),
             updated_at: now(),
         };
-        let app = self.build_app(&meta, body)?;
+        let app = self.build_app(&meta, body, Write::Api)?;
+        // NOTE (Cloudflare docs, policy management): "Removing the legacy policy from
+        // the application also deletes it."
+        let kept: Vec<String> = links(&app).into_iter().map(|(id, _)| id).collect();
+        self.legacy
+            .retain(|pid, l| l.app_id != id || kept.contains(pid));
         let out = self.render_app(&app);
         self.apps_mut()[index] = app;
         Ok(out)
@@ -449,6 +516,7 @@ impl Store {
     pub fn delete_app(&mut self, id: &str) -> Result<Value> {
         let index = self.app_index(id).ok_or_else(ApiError::not_found)?;
         self.apps_mut().remove(index);
+        self.legacy.retain(|_, l| l.app_id != id);
         Ok(json!({"id": id}))
     }
 
@@ -601,6 +669,78 @@ impl Store {
         self.index().policy_pos.get(id).copied()
     }
 
+    /// `PUT /access/apps/{app_id}/policies/{policy_id}/make_reusable`: the app's legacy
+    /// policy becomes a reusable one with the same id, name, decision and rules; the app
+    /// keeps linking it at the same precedence.
+    ///
+    /// NOTE (Cloudflare docs, policy management, "Convert a legacy policy"): the policy
+    /// is then served by `/access/policies/{id}`. ASSUMED: an unknown app, or a policy
+    /// that is not that app's legacy policy, is 404 / 12135; the answer is the policy
+    /// as `GET /access/policies/{id}` returns it.
+    pub fn make_reusable(&mut self, app_id: &str, policy_id: &str) -> Result<Value> {
+        self.app_index(app_id).ok_or_else(ApiError::not_found)?;
+        if self.legacy_of(app_id, policy_id).is_none() {
+            return Err(ApiError::not_found());
+        }
+        let legacy = self
+            .legacy
+            .remove(policy_id)
+            .ok_or_else(ApiError::not_found)?;
+        let mut policy = legacy.policy;
+        policy.insert("reusable".to_owned(), json!(true));
+        policy.insert("updated_at".to_owned(), json!(now()));
+        policy.remove("precedence");
+        let out = self.render_policy(&policy);
+        self.push_policy(policy);
+        Ok(out)
+    }
+
+    /// Adds a legacy policy to an app out of band (such policies can no longer be
+    /// created through the API on new apps), linked at `precedence`. Returns its id,
+    /// or `None` for an unknown app or an invalid policy.
+    pub fn add_legacy_policy(
+        &mut self,
+        app_id: &str,
+        policy: &Value,
+        precedence: u64,
+    ) -> Option<String> {
+        self.app_index(app_id)?;
+        let id = self.store_legacy(app_id, policy).ok()?;
+        self.edit_app(app_id, |app| {
+            if let Some(Value::Array(list)) = app.get_mut("policies") {
+                list.push(json!({"id": id, "precedence": precedence}));
+            }
+        });
+        Some(id)
+    }
+
+    /// Validates an inline policy definition like a reusable one and stores it as
+    /// `app_id`'s legacy policy. Returns its id.
+    fn store_legacy(&mut self, app_id: &str, policy: &Value) -> Result<String> {
+        let id = policy
+            .get("id")
+            .and_then(Value::as_str)
+            .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+        if self.policy_map(&id).is_some() || self.legacy.contains_key(&id) {
+            return Err(ApiError::invalid(format!("policy id {id} appears twice")));
+        }
+        let created_at = policy
+            .get("created_at")
+            .and_then(Value::as_str)
+            .map_or_else(now, str::to_owned);
+        let mut stored = Self::build_policy(self.behaviour, &id, &created_at, policy)?;
+        stored.insert("reusable".to_owned(), json!(false));
+        stored.remove("app_count");
+        self.legacy.insert(
+            id.clone(),
+            LegacyPolicy {
+                app_id: app_id.to_owned(),
+                policy: stored,
+            },
+        );
+        Ok(id)
+    }
+
     // ---- out-of-band edits (the dashboard, seeds) ------------------------------------
 
     /// Runs `f` on a stored app, then keeps its links sorted. Returns false when unknown.
@@ -705,16 +845,40 @@ impl Store {
             return Err(ApiError::invalid(format!("app id {id} appears twice")));
         }
         let created_at = given("created_at").unwrap_or_else(now);
+        // An inline definition (an item with a `decision`) is the app's own legacy
+        // policy, as older accounts have them; it is linked at its position.
+        let mut app = app.clone();
+        if let Some(Value::Array(items)) = app.get_mut("policies") {
+            for (i, item) in items.iter_mut().enumerate() {
+                if item.get("decision").is_some() {
+                    let precedence = item
+                        .get("precedence")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(i as u64 + 1);
+                    let policy_id = self.store_legacy(&id, item)?;
+                    *item = json!({"id": policy_id, "precedence": precedence});
+                }
+            }
+        }
         let meta = AppMeta {
             id,
             aud: given("aud").unwrap_or_else(new_aud),
             updated_at: given("updated_at").unwrap_or_else(|| created_at.clone()),
             created_at,
         };
-        let stored = self.build_app(&meta, app)?;
+        let stored = self.build_app(&meta, &app, Write::Seed)?;
         self.push_app(stored);
         Ok(())
     }
+}
+
+/// Where an app body comes from: an API write is held to every rule; a seed is the
+/// account as it is, which the dashboard may have put in states the API refuses today
+/// (an app with both legacy and reusable policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Api,
+    Seed,
 }
 
 /// Server-owned fields of an app.
