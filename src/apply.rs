@@ -412,6 +412,13 @@ async fn change_app(
             legacy.join(", ")
         ));
     }
+    let secrets = app.write_only_secrets();
+    if !secrets.is_empty() {
+        return Err(format!(
+            "not written: the app's configuration carries write-only secret field(s) ({}) that a read may not return, so an app update could clear them. Attach the policy by hand in the dashboard",
+            secrets.join(", ")
+        ));
+    }
     let (links, attached, detached) = relink(&app, &want, &drop);
     if attached == 0 && detached == 0 {
         // Someone (a concurrent run) already made this change.

@@ -253,6 +253,10 @@ struct SimServeArgs {
     /// keys reordered, empty selectors added (same meaning, other bytes).
     #[arg(long)]
     normalise_rules: bool,
+    /// Return write-only secrets (SCIM credentials, an OIDC SaaS app's client secret)
+    /// on reads; by default they are never returned, the worst case.
+    #[arg(long)]
+    reveal_secrets: bool,
 }
 
 impl CommandArgs {
@@ -454,6 +458,7 @@ fn sim_serve(
         policies_page_cap: args.policies_page_cap as usize,
         faults,
         normalise_rules: args.normalise_rules,
+        reveal_secrets: args.reveal_secrets,
         ..SimConfig::default()
     };
     if let Some(account_id) = account_id.map(str::trim).filter(|a| !a.is_empty()) {

@@ -763,3 +763,178 @@ async fn run_once_reports_blocked_links_and_converts_with_convert_legacy() {
     assert!(sim.legacy_policies().is_empty());
     assert_eq!(sim.policy(&legacy).unwrap()["name"], WIKI_LEGACY);
 }
+
+// ---- Write-only secrets (issue 10.2) ----------------------------------------------------
+
+const SCIM_PASSWORD: &str = "scim-password-d0-not-print";
+const OIDC_SECRET: &str = "oidc-client-secret-d0-not-print";
+
+/// The demo account with SCIM provisioning (and its password) on "Company wiki" and a
+/// client secret on the OIDC SaaS app "support-mcp", stored as a write would.
+async fn demo_with_secrets(config: SimConfig) -> Simulator {
+    let sim = sim_with(config, Seed::demo()).await;
+    sim.edit_app(&app_id(&sim, "Company wiki"), |app| {
+        app.insert(
+            "scim_config".into(),
+            json!({"enabled": true, "remote_uri": "https://scim.example.com/v2",
+                   "idp_uid": "idp-1",
+                   "authentication": {"scheme": "httpbasic", "user": "scim",
+                                      "password": SCIM_PASSWORD}}),
+        );
+    });
+    sim.edit_app(&app_id(&sim, "support-mcp"), |app| {
+        app["saas_app"]["client_secret"] = json!(OIDC_SECRET);
+    });
+    sim
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_simulator_never_returns_write_only_secrets_and_a_put_without_them_clears_them() {
+    let sim = demo_with_secrets(SimConfig::default()).await;
+    let wiki = app_id(&sim, "Company wiki");
+    let (_, app) = call(
+        &sim,
+        reqwest::Method::GET,
+        &format!("/access/apps/{wiki}"),
+        None,
+    )
+    .await;
+    let auth = &app["result"]["scim_config"]["authentication"];
+    assert_eq!(auth["user"], "scim");
+    assert!(auth.get("password").is_none(), "{auth}");
+    let (_, list) = call(&sim, reqwest::Method::GET, "/access/apps", None).await;
+    assert!(!list.to_string().contains(SCIM_PASSWORD));
+    assert!(!list.to_string().contains(OIDC_SECRET));
+    // A PUT of what was read: the stored password is gone.
+    let mut body = app["result"].clone();
+    for key in ["id", "uid", "aud", "created_at", "updated_at"] {
+        body.as_object_mut().unwrap().remove(key);
+    }
+    body["policies"] = json!([]);
+    let (status, _) = call(
+        &sim,
+        reqwest::Method::PUT,
+        &format!("/access/apps/{wiki}"),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let stored = sim.stored_app(&wiki).unwrap();
+    assert!(
+        stored["scim_config"]["authentication"]
+            .get("password")
+            .is_none(),
+        "{stored}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_with_a_write_only_secret_is_never_written_and_the_plan_says_how_to_attach_by_hand()
+{
+    let sim = demo_with_secrets(SimConfig::default()).await;
+    let wiki = app_id(&sim, "Company wiki");
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    let plan = cli(&sim)
+        .args(["plan", "-f", &path(&file)])
+        .assert()
+        .success();
+    let text = stdout(&plan);
+    assert!(
+        text.contains("! attach to \"Company wiki\" BLOCKED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("write-only field (scim_config.authentication)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("an app update replaces the whole app and could clear it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("attach the policy by hand in the dashboard"),
+        "{text}"
+    );
+    let json_out = cli(&sim)
+        .args(["plan", "-o", "json", "-f", &path(&file)])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_str(&stdout(&json_out)).unwrap();
+    assert!(schema_validator().is_valid(&doc));
+    assert_eq!(
+        doc["blocked"][0]["blockers"][0],
+        json!({"kind": "write_only_secrets", "fields": ["scim_config.authentication"]})
+    );
+
+    let out = cli(&sim)
+        .args(["reconcile", "-f", &path(&file)])
+        .assert()
+        .code(1);
+    let err = stderr(&out);
+    assert!(err.contains("on \"Company wiki\""), "{err}");
+    assert!(err.contains("scim_config.authentication"), "{err}");
+    assert!(
+        !sim.writes().iter().any(|w| w.path.ends_with(&wiki)),
+        "{:?}",
+        sim.writes()
+    );
+    let stored = sim.stored_app(&wiki).unwrap();
+    assert_eq!(
+        stored["scim_config"]["authentication"]["password"],
+        SCIM_PASSWORD
+    );
+    assert!(
+        linked_names(&sim, "Internal API")
+            .contains(&"[mcp-access:platform] MCP server mcp-server-app".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_reaches_a_plan_a_log_or_an_error_even_when_the_api_returns_it() {
+    // Here the API returns the secrets: mcp-access reads them, and must show none.
+    let sim = demo_with_secrets(SimConfig {
+        reveal_secrets: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let (_, app) = call(
+        &sim,
+        reqwest::Method::GET,
+        &format!("/access/apps/{}", app_id(&sim, "Company wiki")),
+        None,
+    )
+    .await;
+    assert_eq!(
+        app["result"]["scim_config"]["authentication"]["password"],
+        SCIM_PASSWORD
+    );
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    let mut seen = String::new();
+    for args in [
+        vec!["plan", "-vv"],
+        vec!["plan", "-o", "json"],
+        vec!["plan", "-o", "markdown"],
+        vec!["check", "-vv"],
+        vec!["check", "--output", "json"],
+        vec!["reconcile", "-vv"],
+        vec!["reconcile", "-vv", "--log-format", "json", "-o", "json"],
+        vec!["run", "--once", "-vv"],
+    ] {
+        let mut all: Vec<&str> = args.clone();
+        all.extend(["-f", path(&file).leak()]);
+        let out = cli(&sim).args(&all).assert();
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(
+            !text.contains(SCIM_PASSWORD),
+            "{args:?} printed the SCIM password:\n{text}"
+        );
+        assert!(
+            !text.contains(OIDC_SECRET),
+            "{args:?} printed the client secret:\n{text}"
+        );
+        seen.push_str(&text);
+    }
+    // The runs did read and talk about that app, so the check above is not vacuous.
+    assert!(seen.contains("scim_config.authentication"), "{seen}");
+    assert!(seen.contains("GET"), "debug logs were on: {seen}");
+}

@@ -228,6 +228,12 @@ pub(super) fn hold_back(
                 policies: legacy.clone(),
             });
         }
+        let secrets = app.write_only_secrets();
+        if !secrets.is_empty() {
+            blockers.push(Blocker::WriteOnlySecrets {
+                fields: secrets.into_iter().map(str::to_owned).collect(),
+            });
+        }
         if blockers.is_empty() {
             held.converts
                 .extend(legacy.into_iter().map(|policy| ConvertLegacy {

@@ -27,6 +27,11 @@ pub struct SimConfig {
     /// `null` or absent, rules and keys reordered, empty selectors added. Off by
     /// default: whether (and how) the real API normalises is not known (ASSUMED).
     pub normalise_rules: bool,
+    /// Return write-only secrets (`scim_config.authentication`'s `password`, `token`,
+    /// `client_secret`; an OIDC SaaS app's `client_secret`) on reads. Off by default:
+    /// the simulator assumes the worst, that reads never return them (and so a PUT of
+    /// what was read clears them).
+    pub reveal_secrets: bool,
 }
 
 /// Default `per_page` of `GET /access/apps` when the client sends none.
@@ -54,6 +59,7 @@ impl Default for SimConfig {
             }),
             faults: Faults::default(),
             normalise_rules: false,
+            reveal_secrets: false,
         }
     }
 }

@@ -180,6 +180,12 @@ impl Simulator {
         lock(&self.shared.store).app(id)
     }
 
+    /// One app as stored: write-only secrets included, policies as links. What the API
+    /// would never return; for tests that check a secret survived.
+    pub fn stored_app(&self, id: &str) -> Option<Value> {
+        lock(&self.shared.store).stored_app(id)
+    }
+
     /// Every reusable policy, as `GET /access/policies` returns them.
     pub fn policies(&self) -> Vec<Value> {
         lock(&self.shared.store).policies()

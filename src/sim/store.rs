@@ -96,6 +96,8 @@ fn has_linked_app_token(policy: &Map<String, Value>) -> bool {
 pub(crate) struct Behaviour {
     /// Store rules normalised ([`normalise_stored_rules`]).
     pub normalise_rules: bool,
+    /// Return write-only secrets on reads (by default they are never returned).
+    pub reveal_secrets: bool,
 }
 
 impl Behaviour {
@@ -103,6 +105,7 @@ impl Behaviour {
     pub fn of(config: &super::SimConfig) -> Self {
         Self {
             normalise_rules: config.normalise_rules,
+            reveal_secrets: config.reveal_secrets,
         }
     }
 }
@@ -234,6 +237,9 @@ impl Store {
     /// `precedence`" and "The list is in ascending order of precedence."
     pub fn render_app(&self, app: &Map<String, Value>) -> Value {
         let mut out = app.clone();
+        if !self.behaviour.reveal_secrets {
+            hide_secrets(&mut out);
+        }
         let mut expanded: Vec<(u64, Value)> = links(app)
             .into_iter()
             .filter_map(|(id, precedence)| {
@@ -256,6 +262,11 @@ impl Store {
             Value::Array(expanded.into_iter().map(|(_, p)| p).collect()),
         );
         Value::Object(out)
+    }
+
+    /// An app as stored, write-only secrets included (what no read returns).
+    pub fn stored_app(&self, id: &str) -> Option<Value> {
+        self.app_map(id).cloned().map(Value::Object)
     }
 
     /// The legacy policy `policy_id` of app `app_id`.
@@ -966,6 +977,33 @@ fn normalise_stored_rules(rules: &mut Map<String, Value>) {
             })
             .collect();
         rules.insert((*list).to_owned(), Value::Array(normalised));
+    }
+}
+
+/// Removes write-only secrets from an app about to be returned.
+///
+/// NOTE (reference page, "Write-only secrets"): `scim_config.authentication`
+/// (`password`, `token`, `client_secret`) and a SaaS app's OIDC `client_secret` are
+/// accepted on writes; whether reads return them is not known. The simulator assumes
+/// the worst: never. And since a PUT replaces the whole app, a PUT that does not send
+/// one back clears it.
+fn hide_secrets(app: &mut Map<String, Value>) {
+    if let Some(Value::Object(saas)) = app.get_mut("saas_app") {
+        saas.remove("client_secret");
+    }
+    if let Some(Value::Object(scim)) = app.get_mut("scim_config") {
+        let methods: Vec<&mut Value> = match scim.get_mut("authentication") {
+            Some(Value::Array(list)) => list.iter_mut().collect(),
+            Some(one @ Value::Object(_)) => vec![one],
+            _ => Vec::new(),
+        };
+        for method in methods {
+            if let Value::Object(method) = method {
+                for key in ["password", "token", "client_secret"] {
+                    method.remove(key);
+                }
+            }
+        }
     }
 }
 
