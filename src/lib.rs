@@ -9,6 +9,7 @@
 //! command layer imports `cli` or `commands` (`tests/layout.rs` checks it).
 
 pub mod apply;
+pub mod build_info;
 pub mod check;
 pub mod cli;
 pub mod cloudflare;

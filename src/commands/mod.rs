@@ -5,6 +5,7 @@
 mod check;
 mod demo;
 mod plans;
+mod reference;
 mod run;
 mod sim_serve;
 mod validate;
@@ -58,6 +59,12 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             plans::apply_saved(&config, &client, &doc, plan).await
         }
         Command::Demo => demo::run().await,
+        Command::Completions { shell, cli } => {
+            reference::completions(cli, *shell, &mut std::io::stdout().lock()).map(|()| Status::Ok)
+        }
+        Command::Man { dir, cli } => {
+            reference::man(cli, dir.as_deref(), &mut std::io::stdout().lock()).map(|()| Status::Ok)
+        }
         Command::Check(options) => check::run(&config, options).await.map(|()| Status::Ok),
         Command::Run(options) => run::run(options, &config.api, config.owner.as_deref())
             .await
