@@ -430,6 +430,10 @@ struct SimServeArgs {
     /// on reads; by default they are never returned, the worst case.
     #[arg(long)]
     reveal_secrets: bool,
+    /// Leave this reusable policy out of the policy list (still linked and served by
+    /// id), as a list that missed it would; repeatable.
+    #[arg(long, value_name = "ID")]
+    unlisted_policy: Vec<String>,
 }
 
 /// The parts of a [`Config`] that only some commands set; the rest keep their
@@ -681,6 +685,7 @@ impl SimServeArgs {
             faults,
             normalise_rules: self.normalise_rules,
             reveal_secrets: self.reveal_secrets,
+            unlisted_policies: self.unlisted_policy,
             rate_limit: Some(RateLimit {
                 requests: self.rate_limit.requests,
                 window: self.rate_limit.per,

@@ -1,5 +1,8 @@
 //! Actual state: every Access app and reusable policy of the account, indexed for the
-//! planner, with a fingerprint of the parts a plan depends on.
+//! planner, with a fingerprint of the parts a plan depends on, and what about it is
+//! inconsistent ([`links`]).
+
+pub mod links;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,6 +18,8 @@ pub struct Inventory {
     policies: Vec<Policy>,
     app_by_uid: HashMap<String, usize>,
     policy_by_id: HashMap<String, usize>,
+    /// Links the read cannot vouch for ([`links::settle`]).
+    problems: Vec<links::UnknownLink>,
 }
 
 impl Inventory {
@@ -29,13 +34,25 @@ impl Inventory {
             }
         }
         for policy in policies {
-            if !inv.policy_by_id.contains_key(policy.id()) {
-                inv.policy_by_id
-                    .insert(policy.id().to_owned(), inv.policies.len());
-                inv.policies.push(policy);
-            }
+            inv.add_policy(policy);
         }
         inv
+    }
+
+    /// Adds a policy read by id, unless one with its id is known.
+    fn add_policy(&mut self, policy: Policy) {
+        if !self.policy_by_id.contains_key(policy.id()) {
+            self.policy_by_id
+                .insert(policy.id().to_owned(), self.policies.len());
+            self.policies.push(policy);
+        }
+    }
+
+    /// Links to policies that are neither in the reusable list nor legacy policies on
+    /// the linking app, even after reading them by id. A plan made from an inventory
+    /// with any is refused.
+    pub fn problems(&self) -> &[links::UnknownLink] {
+        &self.problems
     }
 
     /// Every app, in the order the API listed them.
@@ -231,10 +248,13 @@ fn policy_state(p: &Policy) -> Value {
     ])
 }
 
-/// Reads every app and every reusable policy, both lists at once.
+/// Reads every app and every reusable policy, both lists at once, then checks that
+/// every link is to a known policy ([`links::settle`]).
 pub async fn fetch(
     client: &crate::cloudflare::Client,
 ) -> Result<Inventory, crate::cloudflare::Error> {
     let (apps, policies) = tokio::try_join!(client.list_apps(), client.list_policies())?;
-    Ok(Inventory::new(apps, policies))
+    let mut inventory = Inventory::new(apps, policies);
+    links::settle(client, &mut inventory).await?;
+    Ok(inventory)
 }

@@ -84,6 +84,11 @@ impl Safety {
     /// Checks `plan` against the thresholds. The error says what the plan would do,
     /// the limit, and the flag that allows it (callers prefix "Refusing to apply: ").
     pub fn check(&self, plan: &Plan) -> Result<(), String> {
+        // Not a threshold: no flag allows a plan made from a read that cannot be
+        // vouched for.
+        if let Some(refusal) = plan.refusal() {
+            return Err(refusal);
+        }
         let s = plan.summary();
         let existing = plan.managed_links + s.detach;
         if !self.allow_empty && plan.servers.is_empty() && (s.delete > 0 || s.detach > 0) {

@@ -938,3 +938,152 @@ async fn no_secret_reaches_a_plan_a_log_or_an_error_even_when_the_api_returns_it
     assert!(seen.contains("scim_config.authentication"), "{seen}");
     assert!(seen.contains("GET"), "debug logs were on: {seen}");
 }
+
+// ---- Links to unknown policies (issue 11.1, the inventory part) -------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_linked_policy_the_list_missed_is_read_by_id_and_nothing_is_duplicated() {
+    let sim = demo_sim().await;
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    cli(&sim)
+        .args(["reconcile", "-f", &path(&file)])
+        .assert()
+        .success();
+    let ours = managed(&sim)[0]["id"].as_str().unwrap().to_owned();
+    // The list now misses a managed policy (and a hand-made one) that apps link.
+    sim.set_unlisted_policies(&[&ours, "f1a2b3c4-0001-4000-8000-00000000a001"]);
+    sim.clear_journal();
+    let plan = cli(&sim)
+        .args(["plan", "--exit-code", "-f", &path(&file)])
+        .assert()
+        .code(0);
+    assert!(stdout(&plan).contains("No changes."), "{}", stdout(&plan));
+    let reads: Vec<String> = sim
+        .journal()
+        .into_iter()
+        .filter(|e| e.method == "GET" && e.path.contains("/access/policies/"))
+        .map(|e| e.path)
+        .collect();
+    assert_eq!(
+        reads.len(),
+        2,
+        "each missing policy read once by id: {reads:?}"
+    );
+    cli(&sim)
+        .args(["reconcile", "-f", &path(&file)])
+        .assert()
+        .success();
+    assert!(
+        sim.writes().is_empty(),
+        "no duplicate, no re-attach: {:?}",
+        sim.writes()
+    );
+    assert_eq!(managed(&sim).len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_link_to_a_policy_that_is_nowhere_stops_apply_with_nothing_written() {
+    let sim = demo_sim().await;
+    let api = app_id(&sim, "Internal API");
+    let ghost = "deadbeef-0000-4000-8000-00000000dead";
+    sim.edit_app(&api, |app| {
+        if let Some(Value::Array(links)) = app.get_mut("policies") {
+            links.push(json!({"id": ghost, "precedence": 42}));
+        }
+    });
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    // The plan shows the problem, in every format, and that apply will refuse it.
+    let plan = cli(&sim)
+        .args(["plan", "-f", &path(&file)])
+        .assert()
+        .success();
+    let text = stdout(&plan);
+    assert!(text.contains("Inconsistent inventory"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "app \"Internal API\" ({api}) links policy {ghost}, which is neither in the reusable policy list nor an app-scoped policy on that app (GET /access/policies/{ghost}: not found)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("apply will refuse this plan"), "{text}");
+    let json_out = cli(&sim)
+        .args(["plan", "-o", "json", "-f", &path(&file)])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_str(&stdout(&json_out)).unwrap();
+    assert!(schema_validator().is_valid(&doc), "{doc:#}");
+    assert_eq!(doc["inventory_problems"][0]["policy_id"], ghost);
+    assert_eq!(doc["inventory_problems"][0]["app_uid"], api.as_str());
+    let md = cli(&sim)
+        .args(["plan", "-o", "markdown", "-f", &path(&file)])
+        .assert()
+        .success();
+    assert!(
+        stdout(&md).contains("inventory is inconsistent"),
+        "{}",
+        stdout(&md)
+    );
+
+    // Reconcile, apply and a saved plan all refuse, naming it; nothing is written.
+    for args in [vec!["reconcile"], vec!["apply"], vec!["run", "--once"]] {
+        let mut all = args.clone();
+        all.extend(["-f", path(&file).leak()]);
+        let out = cli(&sim).args(&all).assert().code(1);
+        let err = stderr(&out);
+        assert!(
+            err.contains("inventory is inconsistent, so nothing was written"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains(ghost), "{err}");
+    }
+    let saved = tempfile::NamedTempFile::new().unwrap();
+    cli(&sim)
+        .args([
+            "plan",
+            "--out",
+            saved.path().to_str().unwrap(),
+            "-f",
+            &path(&file),
+        ])
+        .assert()
+        .success();
+    let out = cli(&sim)
+        .args(["apply", saved.path().to_str().unwrap()])
+        .assert()
+        .code(1);
+    assert!(stderr(&out).contains(ghost), "{}", stderr(&out));
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn too_many_unknown_links_are_not_read_one_by_one() {
+    let sim = demo_sim().await;
+    let api = app_id(&sim, "Internal API");
+    sim.edit_app(&api, |app| {
+        if let Some(Value::Array(links)) = app.get_mut("policies") {
+            for i in 0..21 {
+                links.push(json!({"id": format!("ghost-{i:02}"), "precedence": 100 + i}));
+            }
+        }
+    });
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    sim.clear_journal();
+    let plan = cli(&sim)
+        .args(["plan", "-f", &path(&file)])
+        .assert()
+        .success();
+    assert!(
+        stdout(&plan).contains(
+            "with 21 such policies in all: too many to read one by one, the list looks incomplete"
+        ),
+        "{}",
+        stdout(&plan)
+    );
+    assert!(
+        !sim.journal()
+            .iter()
+            .any(|e| e.path.contains("/access/policies/")),
+        "{:?}",
+        sim.journal()
+    );
+}

@@ -92,6 +92,7 @@ pub fn diff_with(desired: &Desired, inventory: &Inventory, options: &PlanOptions
         managed_links,
         converts: held.converts,
         blocked: held.blocked,
+        inventory_problems: inventory.problems().to_vec(),
     }
 }
 

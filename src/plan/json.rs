@@ -51,6 +51,10 @@ pub struct PlanDocument {
     /// App changes that are not made, with what blocks each and how to fix it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<BlockedChange>,
+    /// Links the read cannot vouch for (to a policy neither in the reusable list nor
+    /// app-scoped on that app); while there is one, apply refuses the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory_problems: Vec<crate::inventory::links::UnknownLink>,
     /// Linked-token grants mcp-access reports but does not own.
     pub unmanaged: Vec<UnmanagedGrant>,
     /// Counts.
@@ -259,6 +263,7 @@ impl PlanDocument {
             servers: plan.servers.clone(),
             actions: actions(plan),
             blocked: plan.blocked.iter().map(BlockedChange::new).collect(),
+            inventory_problems: plan.inventory_problems.clone(),
             unmanaged: plan.unmanaged.clone(),
             summary: Counts {
                 create: s.create,
@@ -292,6 +297,7 @@ impl PlanDocument {
             managed_links: self.summary.managed_links,
             converts: Vec::new(),
             blocked: self.blocked.iter().map(|b| b.change.clone()).collect(),
+            inventory_problems: self.inventory_problems.clone(),
         };
         for action in &self.actions {
             match action.clone() {

@@ -115,6 +115,18 @@ fn head(plan: &Plan, notes: &[String]) -> String {
     } else {
         s.push_str("**No changes.** The account matches the manifest.\n\n");
     }
+    if !plan.inventory_problems.is_empty() {
+        let listed: Vec<String> = plan
+            .inventory_problems
+            .iter()
+            .map(|p| format!("> - {}", cell(&p.to_string())))
+            .collect();
+        let _ = writeln!(
+            s,
+            "> [!CAUTION]\n> The account's inventory is inconsistent; apply refuses this plan and writes nothing:\n{}\n",
+            listed.join("\n")
+        );
+    }
     if !plan.blocked.is_empty() {
         let _ = writeln!(
             s,

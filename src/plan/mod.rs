@@ -310,6 +310,10 @@ pub struct Plan {
     /// App changes that are not made, and why.
     #[serde(default)]
     pub blocked: Vec<BlockedAppChange>,
+    /// Links in the account the read cannot vouch for: while there is one, the plan
+    /// is refused (nothing is written).
+    #[serde(default)]
+    pub inventory_problems: Vec<crate::inventory::links::UnknownLink>,
 }
 
 impl Plan {
@@ -317,6 +321,23 @@ impl Plan {
     /// count: they wait for a fix by hand (see [`Plan::blocked`]).
     pub fn is_empty(&self) -> bool {
         self.summary().total() == 0
+    }
+
+    /// Why this plan must not be applied whatever the safety settings, when the read
+    /// it was made from cannot be vouched for.
+    pub fn refusal(&self) -> Option<String> {
+        if self.inventory_problems.is_empty() {
+            return None;
+        }
+        let listed: Vec<String> = self
+            .inventory_problems
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        Some(format!(
+            "the account's inventory is inconsistent, so nothing was written: {}. A plan made from it could create duplicates or remove the wrong links. Run again; if it stays, look at those apps in the dashboard",
+            listed.join("; ")
+        ))
     }
 
     /// True when the account does not match the manifest: something to do, or

@@ -51,6 +51,7 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
     write_converts(plan, p, out)?;
     write_groups(plan, p, &groups, &lines, out)?;
     write_blocked(plan, p, out)?;
+    write_inventory_problems(plan, p, out)?;
     write_unmanaged(plan, p, out)?;
     if plan.differs() {
         writeln!(out, "Plan: {}.", plan.summary().describe())
@@ -82,6 +83,28 @@ fn write_converts(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()
             c.policy.policy_id,
             c.policy.precedence,
             p.dim.render_reset()
+        )?;
+    }
+    writeln!(out)
+}
+
+/// Links the read cannot vouch for; apply refuses the plan while there is one.
+fn write_inventory_problems(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
+    if plan.inventory_problems.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}Inconsistent inventory (apply refuses this plan; nothing is written){}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for problem in &plan.inventory_problems {
+        writeln!(
+            out,
+            "  {}? {problem}{}",
+            p.delete.render(),
+            p.delete.render_reset()
         )?;
     }
     writeln!(out)

@@ -32,6 +32,9 @@ pub struct SimConfig {
     /// the simulator assumes the worst, that reads never return them (and so a PUT of
     /// what was read clears them).
     pub reveal_secrets: bool,
+    /// Reusable policies `GET /access/policies` leaves out (still linked and served by
+    /// id): a list that misses some, for the inventory's link invariant.
+    pub unlisted_policies: Vec<String>,
 }
 
 /// Default `per_page` of `GET /access/apps` when the client sends none.
@@ -60,6 +63,7 @@ impl Default for SimConfig {
             faults: Faults::default(),
             normalise_rules: false,
             reveal_secrets: false,
+            unlisted_policies: Vec::new(),
         }
     }
 }

@@ -101,7 +101,8 @@ impl Simulator {
         seed: Seed,
         addr: SocketAddr,
     ) -> Result<Simulator, SimError> {
-        let store = seed.to_store_with(store::Behaviour::of(&config))?;
+        let mut store = seed.to_store_with(store::Behaviour::of(&config))?;
+        store.set_unlisted(config.unlisted_policies.iter().cloned());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Bind { addr, source })?;
@@ -239,6 +240,13 @@ impl Simulator {
     /// Deletes a policy out of band and unlinks it from every app.
     pub fn remove_policy(&self, id: &str) {
         lock(&self.shared.store).remove_policy(id);
+    }
+
+    /// Leaves these reusable policies out of `GET /access/policies` from now on (they
+    /// are still linked and served by id), as a list that missed them would; replaces
+    /// any earlier set.
+    pub fn set_unlisted_policies(&self, ids: &[&str]) {
+        lock(&self.shared.store).set_unlisted(ids.iter().map(|id| (*id).to_owned()));
     }
 
     /// Replaces the injected faults from the next request on. A `seed` restarts the RNG.

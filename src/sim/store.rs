@@ -117,6 +117,8 @@ pub(crate) struct Store {
     /// App-scoped (legacy) policies by id: not in the policy list, expanded on their
     /// app only.
     legacy: HashMap<String, LegacyPolicy>,
+    /// Reusable policies `GET /access/policies` leaves out (a misbehaving list).
+    unlisted: std::collections::HashSet<String>,
     /// Changed only through [`Store::apps_mut`] (which drops `index`) or
     /// [`Store::push_app`] (which updates it).
     apps: Vec<Map<String, Value>>,
@@ -250,7 +252,13 @@ impl Store {
                     },
                     // NOTE: an app's own legacy policy is shown expanded on its GET,
                     // marked `reusable: false`.
-                    None => self.legacy_of(str_of(app, "id")?, &id)?.policy.clone(),
+                    None => match self.legacy_of(str_of(app, "id")?, &id) {
+                        Some(legacy) => legacy.policy.clone(),
+                        // A link to a policy that exists nowhere (only an out-of-band
+                        // edit makes one): shown as the bare link. ASSUMED; what the
+                        // real API shows is not known.
+                        None => Map::from_iter([("id".to_owned(), json!(id))]),
+                    },
                 };
                 p.insert("precedence".to_owned(), json!(precedence));
                 Some((precedence, Value::Object(p)))
@@ -307,12 +315,32 @@ impl Store {
 
     /// The policies in `range`, rendered, and the total number of policies.
     pub fn policies_page(&self, range: std::ops::Range<usize>) -> (Vec<Value>, usize) {
+        if !self.unlisted.is_empty() {
+            // A list that misses some policies, consistently: pages and total agree.
+            let listed: Vec<&Map<String, Value>> = self
+                .policies
+                .iter()
+                .filter(|p| !str_of(p, "id").is_some_and(|id| self.unlisted.contains(id)))
+                .collect();
+            let end = range.end.min(listed.len());
+            let page = listed.get(range.start..end).unwrap_or_default();
+            return (
+                page.iter().map(|p| self.render_policy(p)).collect(),
+                listed.len(),
+            );
+        }
         let end = range.end.min(self.policies.len());
         let page = self.policies.get(range.start..end).unwrap_or_default();
         (
             page.iter().map(|p| self.render_policy(p)).collect(),
             self.policies.len(),
         )
+    }
+
+    /// Leaves these policies out of `GET /access/policies` (they are still served by
+    /// id and linked): a list that missed them.
+    pub fn set_unlisted(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.unlisted = ids.into_iter().collect();
     }
 
     pub fn app(&self, id: &str) -> Option<Value> {
