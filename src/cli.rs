@@ -79,12 +79,18 @@ struct PlanningArgs {
     /// those app changes are blocked: an app update would delete legacy policies.
     #[arg(long)]
     convert_legacy: bool,
+    /// Reusable policies the account may have; a plan that would create past it is
+    /// refused before any write. Raise it only if Cloudflare raised your account's
+    /// limit.
+    #[arg(long, value_name = "N", default_value_t = crate::plan::POLICY_LIMIT)]
+    policy_limit: usize,
 }
 
 impl From<PlanningArgs> for PlanOptions {
     fn from(a: PlanningArgs) -> Self {
         Self {
             convert_legacy: a.convert_legacy,
+            policy_limit: a.policy_limit,
         }
     }
 }
@@ -434,6 +440,10 @@ struct SimServeArgs {
     /// id), as a list that missed it would; repeatable.
     #[arg(long, value_name = "ID")]
     unlisted_policy: Vec<String>,
+    /// Reusable policies the simulated account may have (Cloudflare's limit is 500);
+    /// 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    policy_limit: usize,
 }
 
 /// The parts of a [`Config`] that only some commands set; the rest keep their
@@ -686,6 +696,7 @@ impl SimServeArgs {
             normalise_rules: self.normalise_rules,
             reveal_secrets: self.reveal_secrets,
             unlisted_policies: self.unlisted_policy,
+            policy_limit: (self.policy_limit > 0).then_some(self.policy_limit),
             rate_limit: Some(RateLimit {
                 requests: self.rate_limit.requests,
                 window: self.rate_limit.per,

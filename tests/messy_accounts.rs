@@ -1087,3 +1087,104 @@ async fn too_many_unknown_links_are_not_read_one_by_one() {
         sim.journal()
     );
 }
+
+// ---- The reusable-policy limit (issue 10.7) ---------------------------------------------
+
+/// The demo account (4 reusable policies) plus `filler` more.
+fn demo_with_policies(filler: usize) -> Seed {
+    let mut seed = Seed::demo();
+    for i in 0..filler {
+        seed.policies.push(json!({
+            "id": format!("filler-{i:04}"),
+            "name": format!("Filler {i}"),
+            "decision": "allow",
+            "include": [{"email": {"email": format!("user{i}@example.com")}}]
+        }));
+    }
+    seed
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_simulator_refuses_a_reusable_policy_past_the_limit() {
+    let sim = sim_with(SimConfig::default(), demo_with_policies(496)).await;
+    assert_eq!(sim.policies().len(), 500);
+    let body = json!({"name": "one too many", "decision": "allow",
+                      "include": [{"everyone": {}}]});
+    let (status, answer) = call(&sim, reqwest::Method::POST, "/access/policies", Some(body)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["errors"][0]["code"], 12130);
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 500"),
+        "{answer}"
+    );
+    // A conversion adds a reusable policy too.
+    let wiki = app_id(&sim, "Company wiki");
+    let legacy = sim
+        .add_legacy_policy(
+            &wiki,
+            &json!({"name": "old", "decision": "allow", "include": [{"everyone": {}}]}),
+            9,
+        )
+        .unwrap();
+    let (status, _) = call(
+        &sim,
+        reqwest::Method::PUT,
+        &format!("/access/apps/{wiki}/policies/{legacy}/make_reusable"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(sim.policies().len(), 500);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_that_would_create_past_the_limit_is_refused_before_any_write() {
+    // 499 reusable policies: the demo manifest's two creates would make 501.
+    let sim = sim_with(SimConfig::default(), demo_with_policies(495)).await;
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    let plan = cli(&sim)
+        .args(["plan", "-f", &path(&file)])
+        .assert()
+        .success();
+    let text = stdout(&plan);
+    assert!(
+        text.contains("apply will refuse this plan: the plan creates 2 reusable policies, but the account has 499 and may have at most 500"),
+        "{text}"
+    );
+    let json_out = cli(&sim)
+        .args(["plan", "-o", "json", "-f", &path(&file)])
+        .assert()
+        .success();
+    let doc: Value = serde_json::from_str(&stdout(&json_out)).unwrap();
+    assert!(schema_validator().is_valid(&doc), "{doc:#}");
+    assert_eq!(
+        doc["over_policy_limit"],
+        json!({"existing": 499, "creates": 2, "converts": 0, "limit": 500})
+    );
+    let out = cli(&sim)
+        .args(["reconcile", "-f", &path(&file)])
+        .assert()
+        .code(1);
+    let err = stderr(&out);
+    assert!(err.contains("so nothing was written"), "{err}");
+    assert!(err.contains("--policy-limit"), "{err}");
+    assert!(sim.writes().is_empty(), "{:?}", sim.writes());
+
+    // An account whose limit Cloudflare raised: say so, and it goes through.
+    let raised = sim_with(
+        SimConfig {
+            policy_limit: Some(1000),
+            ..SimConfig::default()
+        },
+        demo_with_policies(495),
+    )
+    .await;
+    cli(&raised)
+        .args(["reconcile", "--policy-limit", "1000", "-f", &path(&file)])
+        .assert()
+        .success();
+    assert_eq!(managed(&raised).len(), 2);
+}

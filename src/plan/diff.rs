@@ -81,6 +81,12 @@ pub fn diff_with(desired: &Desired, inventory: &Inventory, options: &PlanOptions
             .then(a.policy_id.cmp(&b.policy_id))
     });
 
+    let over_policy_limit = super::OverPolicyLimit::check(
+        inventory.policies().len(),
+        keepers.creates.len(),
+        held.converts.len(),
+        options.policy_limit,
+    );
     Plan {
         owner: owner.to_owned(),
         servers: desired.servers.iter().map(server_view).collect(),
@@ -93,6 +99,7 @@ pub fn diff_with(desired: &Desired, inventory: &Inventory, options: &PlanOptions
         converts: held.converts,
         blocked: held.blocked,
         inventory_problems: inventory.problems().to_vec(),
+        over_policy_limit,
     }
 }
 

@@ -55,6 +55,10 @@ pub struct PlanDocument {
     /// app-scoped on that app); while there is one, apply refuses the plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inventory_problems: Vec<crate::inventory::links::UnknownLink>,
+    /// Set when applying the plan would take the account past its reusable-policy
+    /// limit; apply refuses the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_policy_limit: Option<super::OverPolicyLimit>,
     /// Linked-token grants mcp-access reports but does not own.
     pub unmanaged: Vec<UnmanagedGrant>,
     /// Counts.
@@ -264,6 +268,7 @@ impl PlanDocument {
             actions: actions(plan),
             blocked: plan.blocked.iter().map(BlockedChange::new).collect(),
             inventory_problems: plan.inventory_problems.clone(),
+            over_policy_limit: plan.over_policy_limit,
             unmanaged: plan.unmanaged.clone(),
             summary: Counts {
                 create: s.create,
@@ -298,6 +303,7 @@ impl PlanDocument {
             converts: Vec::new(),
             blocked: self.blocked.iter().map(|b| b.change.clone()).collect(),
             inventory_problems: self.inventory_problems.clone(),
+            over_policy_limit: self.over_policy_limit,
         };
         for action in &self.actions {
             match action.clone() {

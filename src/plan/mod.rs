@@ -16,12 +16,77 @@ use crate::cloudflare::types::{NON_IDENTITY, Policy};
 pub use blocked::{BlockedAppChange, Blocker, ConvertLegacy, LegacyPolicy};
 pub use diff::{diff, diff_with};
 
+/// Reusable policies an account may have.
+///
+/// NOTE (Cloudflare docs, Access account limits, 2026): "500 reusable policies" per
+/// account; Enterprise accounts can ask for more (then pass `--policy-limit`).
+pub const POLICY_LIMIT: usize = 500;
+
 /// Choices that change what a plan does, beyond the manifest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Convert legacy (app-scoped) policies on apps the plan changes to reusable ones
     /// (`--convert-legacy`), instead of leaving those app changes blocked.
     pub convert_legacy: bool,
+    /// Reusable policies the account may have (`--policy-limit`).
+    pub policy_limit: usize,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self {
+            convert_legacy: false,
+            policy_limit: POLICY_LIMIT,
+        }
+    }
+}
+
+/// A plan that would take the account past its reusable-policy limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OverPolicyLimit {
+    /// Reusable policies the account has.
+    pub existing: usize,
+    /// Policies the plan creates.
+    pub creates: usize,
+    /// Legacy policies it converts (each becomes a reusable policy).
+    pub converts: usize,
+    /// The limit.
+    pub limit: usize,
+}
+
+impl OverPolicyLimit {
+    /// The check: `None` while the account stays within `limit` (or the plan adds no
+    /// reusable policy). Deletes do not count: they run after the creates.
+    pub fn check(existing: usize, creates: usize, converts: usize, limit: usize) -> Option<Self> {
+        let adds = creates + converts;
+        (adds > 0 && existing + adds > limit).then_some(Self {
+            existing,
+            creates,
+            converts,
+            limit,
+        })
+    }
+}
+
+impl std::fmt::Display for OverPolicyLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let converts = if self.converts > 0 {
+            format!(
+                " (and converts {} legacy policies to reusable)",
+                self.converts
+            )
+        } else {
+            String::new()
+        };
+        write!(
+            f,
+            "the plan creates {} reusable polic{}{converts}, but the account has {} and may have at most {} (Access allows {POLICY_LIMIT} reusable policies per account), so nothing was written. Delete reusable policies nothing uses; or, if Cloudflare raised your account's limit, pass --policy-limit",
+            self.creates,
+            if self.creates == 1 { "y" } else { "ies" },
+            self.existing,
+            self.limit
+        )
+    }
 }
 
 /// The fields of a managed policy that mcp-access decides. Everything else a policy
@@ -314,6 +379,10 @@ pub struct Plan {
     /// is refused (nothing is written).
     #[serde(default)]
     pub inventory_problems: Vec<crate::inventory::links::UnknownLink>,
+    /// Set when applying the plan would take the account past its reusable-policy
+    /// limit: the plan is refused (nothing is written).
+    #[serde(default)]
+    pub over_policy_limit: Option<OverPolicyLimit>,
 }
 
 impl Plan {
@@ -323,9 +392,13 @@ impl Plan {
         self.summary().total() == 0
     }
 
-    /// Why this plan must not be applied whatever the safety settings, when the read
-    /// it was made from cannot be vouched for.
+    /// Why this plan must not be applied whatever the safety settings: it would take
+    /// the account past its reusable-policy limit, or the read it was made from cannot
+    /// be vouched for.
     pub fn refusal(&self) -> Option<String> {
+        if let Some(over) = &self.over_policy_limit {
+            return Some(over.to_string());
+        }
         if self.inventory_problems.is_empty() {
             return None;
         }

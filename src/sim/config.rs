@@ -35,6 +35,9 @@ pub struct SimConfig {
     /// Reusable policies `GET /access/policies` leaves out (still linked and served by
     /// id): a list that misses some, for the inventory's link invariant.
     pub unlisted_policies: Vec<String>,
+    /// Reusable policies the account may have: a create (or `make_reusable`) past it is
+    /// refused (ASSUMED: 400 / 12130). `None`: no limit. Seeds are not held to it.
+    pub policy_limit: Option<usize>,
 }
 
 /// Default `per_page` of `GET /access/apps` when the client sends none.
@@ -64,6 +67,8 @@ impl Default for SimConfig {
             normalise_rules: false,
             reveal_secrets: false,
             unlisted_policies: Vec::new(),
+            // NOTE (Access account limits): "500 reusable policies" per account.
+            policy_limit: Some(500),
         }
     }
 }
