@@ -61,10 +61,10 @@ impl std::fmt::Debug for App {
 /// Replaces the value of every write-only secret in an app object with `(redacted)`.
 fn redact_secrets(app: &mut Map<String, Value>) {
     let redacted = || Value::String("(redacted)".to_owned());
-    if let Some(Value::Object(saas)) = app.get_mut("saas_app") {
-        if let Some(secret) = saas.get_mut("client_secret") {
-            *secret = redacted();
-        }
+    if let Some(Value::Object(saas)) = app.get_mut("saas_app")
+        && let Some(secret) = saas.get_mut("client_secret")
+    {
+        *secret = redacted();
     }
     if let Some(Value::Object(scim)) = app.get_mut("scim_config") {
         let methods: Vec<&mut Value> = match scim.get_mut("authentication") {
