@@ -54,7 +54,7 @@ impl Blocker {
     pub fn why(&self) -> String {
         match self {
             Blocker::LegacyPolicies { policies } => format!(
-                "the app carries {} legacy (app-scoped) polic{} ({}); an app update cannot link reusable policies next to it (the API refuses the mix) and an update without it deletes it",
+                "the app carries {} legacy (app-scoped) polic{} ({}); an app update may not mix reusable and app-scoped policies, and one that leaves a legacy policy out deletes it",
                 policies.len(),
                 if policies.len() == 1 { "y" } else { "ies" },
                 policies
