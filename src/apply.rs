@@ -405,7 +405,7 @@ async fn change_app(
         .get_app(&change.app.uid)
         .await
         .map_err(|e| e.to_string())?;
-    let legacy = app.app_scoped_policy_ids();
+    let legacy = app.marked_legacy_policy_ids();
     if !legacy.is_empty() {
         return Err(format!(
             "not written: the app carries legacy (app-scoped) policies ({}); an app update would be refused or delete them. Convert them (--convert-legacy, or make_reusable) and run again",

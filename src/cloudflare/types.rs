@@ -209,11 +209,16 @@ impl App {
         self.attached_items().map(|(link, _)| link).collect()
     }
 
-    /// The ids of the app-scoped legacy policies this app carries, as its own copy
-    /// says (see [`is_app_scoped`]).
-    pub fn app_scoped_policy_ids(&self) -> Vec<&str> {
+    /// The ids of the policies this app's own copies mark `reusable: false`: its
+    /// legacy (app-scoped) policies, by the app's word alone.
+    ///
+    /// Only the explicit mark counts here: this is the last check before a PUT, made
+    /// without the policy list, and a copy without a mark may well be a reusable
+    /// policy. The planner decides unmarked copies with the list and a read by id
+    /// ([`crate::inventory::links`]).
+    pub fn marked_legacy_policy_ids(&self) -> Vec<&str> {
         self.attached_items()
-            .filter(|(_, item)| is_app_scoped(item))
+            .filter(|(_, item)| item.get("reusable") == Some(&Value::Bool(false)))
             .filter_map(|(_, item)| item.get("id").and_then(Value::as_str))
             .collect()
     }

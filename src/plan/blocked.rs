@@ -247,3 +247,87 @@ pub(super) fn hold_back(
     }
     held
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudflare::types::App;
+    use crate::inventory::Inventory;
+    use serde_json::json;
+
+    fn change(uid: &str) -> AppChange {
+        AppChange {
+            app: AppView {
+                uid: uid.into(),
+                name: uid.into(),
+            },
+            attach: Vec::new(),
+            detach: Vec::new(),
+        }
+    }
+
+    fn inventory() -> Inventory {
+        let legacy = json!({"id": "old", "name": "Old", "decision": "allow",
+                            "reusable": false, "precedence": 3, "include": [{"everyone": {}}]});
+        let app = |uid: &str, extra: serde_json::Value| {
+            let mut a = json!({"id": uid, "type": "self_hosted", "domain": format!("{uid}.example.com"),
+                               "policies": []});
+            a.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            App::from_value(a).unwrap()
+        };
+        Inventory::new(
+            vec![
+                app("plain", json!({})),
+                app("legacy", json!({"policies": [legacy.clone()]})),
+                app("scim", json!({"scim_config": {"enabled": true}})),
+                app("both", json!({"policies": [legacy], "scim_config": {}})),
+            ],
+            Vec::new(),
+        )
+    }
+
+    fn uids<'a>(changes: impl Iterator<Item = &'a AppView>) -> Vec<&'a str> {
+        changes.map(|a| a.uid.as_str()).collect()
+    }
+
+    #[test]
+    fn legacy_policies_block_unless_converted_and_secrets_always_block() {
+        let inv = inventory();
+        let all = || ["plain", "legacy", "scim", "both"].map(change).to_vec();
+
+        let held = hold_back(all(), &inv, false);
+        assert_eq!(uids(held.made.iter().map(|c| &c.app)), ["plain"]);
+        assert_eq!(
+            uids(held.blocked.iter().map(|b| &b.app)),
+            ["legacy", "scim", "both"]
+        );
+        assert!(held.converts.is_empty());
+        let both = &held.blocked[2].blockers;
+        assert!(matches!(both[0], Blocker::LegacyPolicies { .. }));
+        assert_eq!(
+            both[1],
+            Blocker::WriteOnlySecrets {
+                fields: vec!["scim_config.authentication".into()]
+            }
+        );
+
+        // Converting unblocks the legacy-only app; an app with a secret stays blocked
+        // and nothing of it is converted.
+        let held = hold_back(all(), &inv, true);
+        assert_eq!(uids(held.made.iter().map(|c| &c.app)), ["plain", "legacy"]);
+        assert_eq!(uids(held.blocked.iter().map(|b| &b.app)), ["scim", "both"]);
+        assert_eq!(
+            held.converts,
+            [ConvertLegacy {
+                app: change("legacy").app,
+                policy: LegacyPolicy {
+                    policy_id: "old".into(),
+                    policy_name: "Old".into(),
+                    precedence: 3
+                }
+            }]
+        );
+    }
+}
