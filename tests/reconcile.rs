@@ -510,7 +510,8 @@ servers:
             .into_iter()
             .filter(|e| e.method == "GET" && e.path.ends_with("/access/apps"))
             .collect();
-        // 34 apps at 4 per page: 9 pages per read, two reads (plan, then verify).
+        // 34 apps at 4 per page: 9 pages per read, the last one short (a short page
+        // ends a walk); two reads (plan, verify).
         assert_eq!(gets.len(), 18, "{gets:#?}");
         assert!(
             account

@@ -45,7 +45,7 @@ pub(super) async fn plan(
     } else {
         Status::Ok
     };
-    report.emit(config.output, exit_code(status))?;
+    report.emit(config.output, exit_code(status), &config.redactor)?;
     Ok(status)
 }
 
@@ -66,11 +66,11 @@ pub(super) async fn reconcile(
             let mut report = Report::from_outcome(&outcome, manifest.digest.clone());
             report.account_id = account_id;
             if outcome.blocked().is_empty() {
-                report.emit(config.output, 0)?;
+                report.emit(config.output, 0, &config.redactor)?;
                 return Ok(Status::Ok);
             }
             // Everything else was applied; the blocked links make it a failure.
-            report.emit(config.output, 1)?;
+            report.emit(config.output, 1, &config.redactor)?;
             Err(Error::Blocked(crate::plan::blocked::not_made(
                 &outcome.final_plan.owner,
                 outcome.blocked(),
@@ -91,7 +91,7 @@ pub(super) async fn reconcile(
                 );
                 report.account_id = account_id;
                 report.refused = Some(message.clone());
-                report.emit(config.output, 1)?;
+                report.emit(config.output, 1, &config.redactor)?;
             }
             Err(e.into())
         }
@@ -159,10 +159,10 @@ pub(super) async fn apply_saved(
             );
             report.applied(&[&applied], summary);
             if report.plan.blocked.is_empty() {
-                report.emit(config.output, 0)?;
+                report.emit(config.output, 0, &config.redactor)?;
                 return Ok(Status::Ok);
             }
-            report.emit(config.output, 1)?;
+            report.emit(config.output, 1, &config.redactor)?;
             Err(Error::Blocked(crate::plan::blocked::not_made(
                 &report.plan.owner,
                 &report.plan.blocked,
@@ -173,14 +173,14 @@ pub(super) async fn apply_saved(
                 SavedPlanError::Refused { message, plan } => {
                     report.plan = (**plan).clone();
                     report.refused = Some(format!("Refusing to apply: {message}"));
-                    report.emit(config.output, 1)?;
+                    report.emit(config.output, 1, &config.redactor)?;
                 }
                 SavedPlanError::Incomplete(applied) => {
                     report.applied(
                         &[applied],
                         "The saved plan was applied only in part.".into(),
                     );
-                    report.emit(config.output, 1)?;
+                    report.emit(config.output, 1, &config.redactor)?;
                 }
                 _ => {}
             }
@@ -208,7 +208,8 @@ pub(super) fn report_failure(
     );
     if !reported {
         let heading = format!("mcp-access {what} failed");
-        let markdown = failure_markdown(&heading, &error_report::render(error, false));
+        let rendered = error_report::render(error, false);
+        let markdown = failure_markdown(&heading, &config.redactor.scrub(&rendered));
         // The error itself is what matters; failing to show it twice is no new error.
         if config.output == OutputFormat::Markdown {
             let mut out = output::stdout();
@@ -216,7 +217,9 @@ pub(super) fn report_failure(
                 .write_all(markdown.as_bytes())
                 .and_then(|()| out.flush());
         }
-        let _ = github::publish(&markdown, None, 1, &|k| std::env::var(k).ok());
+        let _ = github::publish(&markdown, None, 1, &config.redactor, &|k| {
+            std::env::var(k).ok()
+        });
     }
     result
 }

@@ -38,6 +38,11 @@ pub struct SimConfig {
     /// Reusable policies the account may have: a create (or `make_reusable`) past it is
     /// refused (ASSUMED: 400 / 12130). `None`: no limit. Seeds are not held to it.
     pub policy_limit: Option<usize>,
+    /// Requests another client of the same user spends at the start of every
+    /// rate-limit window (so this one gets only the rest). 0: the budget is ours.
+    pub rate_limit_spent: u32,
+    /// Deliberate misbehaviour (lists that lie, hostile responses); none by default.
+    pub misbehave: super::Misbehaviour,
 }
 
 /// Default `per_page` of `GET /access/apps` when the client sends none.
@@ -69,6 +74,8 @@ impl Default for SimConfig {
             unlisted_policies: Vec::new(),
             // NOTE (Access account limits): "500 reusable policies" per account.
             policy_limit: Some(500),
+            rate_limit_spent: 0,
+            misbehave: super::Misbehaviour::default(),
         }
     }
 }
