@@ -483,6 +483,8 @@ async fn an_app_with_legacy_policies_is_never_written_and_the_rest_converges() {
     assert!(md.contains("#### Blocked app changes"), "{md}");
     assert!(md.contains("| Company wiki |"), "{md}");
     assert!(md.contains("make_reusable"), "{md}");
+    // The diagram of the resulting access does not draw the blocked links as made.
+    assert!(md.contains("-.->|\"blocked\"|"), "{md}");
 
     // Reconcile makes every other link, never writes the wiki, and exits 1 naming the
     // links it could not make.

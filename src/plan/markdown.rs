@@ -325,7 +325,17 @@ fn flowchart(plan: &Plan) -> Option<String> {
             true,
         );
         for d in &server.downstream {
-            edges.push(format!("  n{from} --> n{}", node(d, false)));
+            let blocked = plan
+                .blocked
+                .iter()
+                .any(|b| b.app.uid == d.uid && b.attach.iter().any(|a| a.server.uid == server.uid));
+            let to = node(d, false);
+            if blocked {
+                // Not made: an app change that is blocked does not result in access.
+                edges.push(format!("  n{from} -.->|\"blocked\"| n{to}"));
+            } else {
+                edges.push(format!("  n{from} --> n{to}"));
+            }
         }
     }
     for g in &plan.unmanaged {
