@@ -1190,3 +1190,44 @@ async fn a_plan_that_would_create_past_the_limit_is_refused_before_any_write() {
         .success();
     assert_eq!(managed(&raised).len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_converts_legacy_policies_with_the_flag_or_from_a_saved_plan() {
+    let file = manifest_file(include_str!("../examples/demo.yaml"));
+    // `apply` without a saved plan takes the flag, as `reconcile` does.
+    let (sim, legacy) = demo_with_legacy_on_wiki().await;
+    cli(&sim)
+        .args(["apply", "--convert-legacy", "-f", &path(&file)])
+        .assert()
+        .success();
+    assert_eq!(sim.policy(&legacy).unwrap()["reusable"], true);
+
+    // A plan saved with --convert-legacy holds its conversions; applying it makes them.
+    let (sim, legacy) = demo_with_legacy_on_wiki().await;
+    let saved = tempfile::NamedTempFile::new().unwrap();
+    let saved_path = saved.path().to_str().unwrap();
+    cli(&sim)
+        .args([
+            "plan",
+            "--convert-legacy",
+            "--out",
+            saved_path,
+            "-f",
+            &path(&file),
+        ])
+        .assert()
+        .success();
+    let out = cli(&sim).args(["apply", saved_path]).assert().success();
+    assert!(
+        stdout(&out).contains(&format!(
+            "done: convert legacy policy \"{WIKI_LEGACY}\" ({legacy}) on app \"Company wiki\" to reusable"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(sim.legacy_policies().is_empty());
+    cli(&sim)
+        .args(["plan", "--exit-code", "-f", &path(&file)])
+        .assert()
+        .code(0);
+}
