@@ -147,6 +147,23 @@ enum CommandArgs {
     },
     /// Run plan, reconcile and plan against a built-in simulated account.
     Demo,
+    /// List the account's Access apps: name, type, domain, uid, whether each can be an
+    /// MCP server or a downstream app, and the linked-token grants it already has.
+    Apps {
+        /// Only apps of this type (`self_hosted`, `saas`, `mcp`, `ssh`, ...).
+        #[arg(long = "type", value_name = "TYPE")]
+        app_type: Option<String>,
+        /// Listing format.
+        #[arg(short, long, value_enum, default_value_t = crate::apps::Format::Text)]
+        output: crate::apps::Format,
+    },
+    /// Write a manifest that declares every linked-token grant in effect in the account
+    /// (grants a plain link cannot express are explained in comments).
+    Import {
+        /// Write the manifest to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Explain, from the live account, which MCP servers' tokens each app accepts and
     /// through which policy, managed or not, against what the manifest declares.
     Check {
@@ -257,6 +274,18 @@ pub enum Command {
     },
     /// `demo`.
     Demo,
+    /// `apps`.
+    Apps {
+        /// `--type`.
+        app_type: Option<String>,
+        /// `--output`.
+        format: crate::apps::Format,
+    },
+    /// `import`.
+    Import {
+        /// `--out`: the file to write; stdout when `None`.
+        out: Option<PathBuf>,
+    },
     /// `check`.
     Check(crate::check::command::CheckArgs),
     /// `run`.
@@ -370,6 +399,11 @@ impl CommandArgs {
                 }
             }
             CommandArgs::Demo => Command::Demo,
+            CommandArgs::Apps { app_type, output } => Command::Apps {
+                app_type,
+                format: output,
+            },
+            CommandArgs::Import { out } => Command::Import { out },
             CommandArgs::Check {
                 manifests,
                 from,

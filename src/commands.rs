@@ -14,6 +14,7 @@ use crate::output::{OutputFormat, Report};
 use crate::reconcile::{self, Outcome, ReconcileOptions};
 use crate::sim::{Seed, SimConfig, Simulator};
 
+mod onboarding;
 mod plans;
 
 /// How a successful invocation ended.
@@ -60,6 +61,10 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             plans::apply_saved(&config, &client, &doc, plan).await
         }
         Command::Demo => demo().await,
+        Command::Apps { app_type, format } => {
+            onboarding::apps(&config, app_type.as_deref(), *format).await
+        }
+        Command::Import { out } => onboarding::import(&config, out.as_deref()).await,
         Command::Check(args) => crate::check::command::run(&config, args)
             .await
             .map(|()| Status::Ok),
@@ -148,7 +153,10 @@ pub(crate) fn client_for(api: &ApiSettings, manifest: &Manifest) -> Result<Clien
 }
 
 /// Builds the API client for `--account-id`, else `fallback`.
-fn client_for_account(api: &ApiSettings, fallback: Option<String>) -> Result<Client, Error> {
+pub(crate) fn client_for_account(
+    api: &ApiSettings,
+    fallback: Option<String>,
+) -> Result<Client, Error> {
     let account_id = api
         .account_id
         .clone()

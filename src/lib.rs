@@ -5,6 +5,7 @@
 //! renderers); [`cloudflare`], [`apply`] and [`sim`] are the I/O edges.
 
 pub mod apply;
+pub mod apps;
 pub mod check;
 pub mod cli;
 pub mod cloudflare;
@@ -12,6 +13,8 @@ pub mod commands;
 pub mod controller;
 pub mod forward;
 pub mod github;
+pub mod grants;
+pub mod import;
 pub mod inventory;
 pub mod manifest;
 pub mod output;

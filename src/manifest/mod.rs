@@ -3,7 +3,8 @@
 //! reported at once, then resolved against the account's [`Inventory`] into
 //! [`Desired`].
 //!
-//! The YAML library stays behind this module: nothing else in the crate parses YAML.
+//! The YAML library stays behind this module: nothing else in the crate parses YAML,
+//! and [`write`] is the one place that writes a manifest.
 //!
 //! [`Inventory`]: crate::inventory::Inventory
 
@@ -13,6 +14,7 @@ mod load;
 mod location;
 mod parse;
 mod resolve;
+pub mod write;
 mod yaml;
 
 use std::fmt;
