@@ -1,15 +1,17 @@
 //! Command-line arguments in two stages: the raw clap structs, then a validated
 //! [`Config`] of real types (token as a secret, durations parsed, URL checked) before
-//! any work starts.
+//! any work starts. Only the binary uses this module; everything else takes a
+//! [`Config`] or the settings types it holds.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::cloudflare::{DEFAULT_BASE_URL, Rate};
+use crate::cloudflare::{ApiSettings, DEFAULT_BASE_URL, Rate};
+use crate::config::{Command, Config, LogFormat};
 use crate::output::OutputFormat;
 use crate::safety::{Safety, SafetyArgs};
 use crate::sim::{Faults, RateLimit, Seed, SimConfig};
@@ -69,15 +71,6 @@ struct GlobalArgs {
     /// wait out a 5-minute rate-limit block).
     #[arg(long, default_value = "6m", value_parser = humantime::parse_duration, global = true)]
     retry_deadline: Duration,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 #[derive(Debug, Args)]
@@ -246,105 +239,6 @@ struct SimServeArgs {
     policies_page_cap: u32,
 }
 
-/// What to do, validated.
-#[derive(Debug)]
-pub enum Command {
-    /// `validate`.
-    Validate {
-        /// Manifest paths.
-        files: Vec<PathBuf>,
-    },
-    /// `plan`, `reconcile`, and `apply` without a saved plan.
-    Reconcile {
-        /// Manifest paths.
-        files: Vec<PathBuf>,
-        /// Write nothing.
-        dry_run: bool,
-        /// Round limit.
-        max_rounds: u32,
-        /// `plan --out`: where to save the plan.
-        out: Option<PathBuf>,
-    },
-    /// `apply PLAN`.
-    ApplySaved {
-        /// The saved plan.
-        plan: PathBuf,
-        /// Manifests to check the plan against (may be empty).
-        files: Vec<PathBuf>,
-    },
-    /// `demo`.
-    Demo,
-    /// `apps`.
-    Apps {
-        /// `--type`.
-        app_type: Option<String>,
-        /// `--output`.
-        format: crate::apps::Format,
-    },
-    /// `import`.
-    Import {
-        /// `--out`: the file to write; stdout when `None`.
-        out: Option<PathBuf>,
-    },
-    /// `check`.
-    Check(crate::check::command::CheckArgs),
-    /// `run`.
-    Run(crate::controller::RunOptions),
-    /// `sim serve`.
-    SimServe {
-        /// Where to listen.
-        listen: SocketAddr,
-        /// How the simulator behaves.
-        config: Box<SimConfig>,
-        /// What the account holds at start.
-        seed: Seed,
-    },
-}
-
-/// How to reach the API.
-#[derive(Debug, Clone)]
-pub struct ApiSettings {
-    /// Base URL.
-    pub base_url: String,
-    /// `--account-id` / `CLOUDFLARE_ACCOUNT_ID`, when given.
-    pub account_id: Option<String>,
-    /// The token, when given. Debug prints it redacted.
-    pub token: Option<SecretString>,
-    /// In-flight limit.
-    pub concurrency: usize,
-    /// One request's timeout.
-    pub request_timeout: Duration,
-    /// Client-side rate.
-    pub rate: Rate,
-    /// Client-side burst.
-    pub burst: u32,
-    /// Total retry time of one request.
-    pub retry_deadline: Duration,
-    /// A progress bar on stderr for long reads and applies (drawn only on a terminal).
-    pub progress: bool,
-}
-
-/// The validated configuration of one invocation.
-#[derive(Debug)]
-pub struct Config {
-    /// The command.
-    pub command: Command,
-    /// API access.
-    pub api: ApiSettings,
-    /// `--owner`.
-    pub owner: Option<String>,
-    /// `--exit-code`.
-    pub exit_code: bool,
-    /// Log level filter for our crate.
-    pub log_level: tracing::Level,
-    /// Log format.
-    pub log_format: LogFormat,
-    /// `--output`.
-    pub output: OutputFormat,
-    /// `--policy`, `--max-delete-percent`, `--force`, `--allow-empty`.
-    pub safety: Safety,
-}
-
 impl CommandArgs {
     /// The command, with the output format and safety settings of those that have them.
     fn into_command(self) -> (Command, OutputFormat, Safety) {
@@ -410,7 +304,7 @@ impl CommandArgs {
                 to,
                 output,
                 fail_on_undeclared,
-            } => Command::Check(crate::check::command::CheckArgs {
+            } => Command::Check(crate::check::CheckOptions {
                 files: manifests.files,
                 from,
                 to,

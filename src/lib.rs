@@ -3,6 +3,10 @@
 //!
 //! The pure core is [`manifest`] (desired state) and [`plan`] (the diff and its
 //! renderers); [`cloudflare`], [`apply`] and [`sim`] are the I/O edges.
+//!
+//! Dependencies point one way: the binary parses arguments with [`cli`] into a
+//! [`config::Config`]; [`commands`] runs it with the library below; nothing below the
+//! command layer imports `cli` or `commands` (`tests/layout.rs` checks it).
 
 pub mod apply;
 pub mod apps;
@@ -10,6 +14,7 @@ pub mod check;
 pub mod cli;
 pub mod cloudflare;
 pub mod commands;
+pub mod config;
 pub mod controller;
 pub mod forward;
 pub mod github;
@@ -54,6 +59,12 @@ pub enum Error {
     /// Writing output failed.
     #[error("output: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<cloudflare::MissingSetting> for Error {
+    fn from(e: cloudflare::MissingSetting) -> Self {
+        Error::Config(e.to_string())
+    }
 }
 
 impl From<reconcile::ReconcileError> for Error {

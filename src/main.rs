@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use mcp_access::cli::{Cli, LogFormat};
+use mcp_access::cli::Cli;
+use mcp_access::config::LogFormat;
 use mcp_access::{Status, run};
 use tracing_subscriber::EnvFilter;
 

@@ -143,6 +143,8 @@ impl Report {
         let mut out = anstream::stdout();
         self.print(format, &mut out)?;
         out.flush()?;
-        crate::github::publish(self, exit_code, &|k| std::env::var(k).ok())
+        crate::github::publish(&self.markdown(), Some(&self.document()), exit_code, &|k| {
+            std::env::var(k).ok()
+        })
     }
 }

@@ -6,7 +6,8 @@ use std::future::Future;
 use std::io::Write;
 use std::time::Duration;
 
-use mcp_access::check::command::{CheckArgs, query, undeclared_error, write_report};
+use mcp_access::check::CheckOptions;
+use mcp_access::check::output::{undeclared_error, write_report};
 use mcp_access::check::{Access, Effect, Format, Management, Pair, Query, Report, RuleList, check};
 use mcp_access::cloudflare::{Client, ClientConfig};
 use mcp_access::inventory;
@@ -345,7 +346,7 @@ async fn from_and_to_filter_by_name_uid_or_domain_and_bad_names_are_errors() {
         // The manifest names the wiki by domain now that its name is ambiguous.
         let manifest = DEMO.replace("Company wiki", "{ domain: wiki.example.com }");
         let inventory = inventory::fetch(&account.client).await.unwrap();
-        let args = |from: Option<&str>, to: Option<&str>| CheckArgs {
+        let args = |from: Option<&str>, to: Option<&str>| CheckOptions {
             files: Vec::new(),
             from: from.map(str::to_owned),
             to: to.map(str::to_owned),
@@ -353,29 +354,28 @@ async fn from_and_to_filter_by_name_uid_or_domain_and_bad_names_are_errors() {
             fail_on_undeclared: false,
         };
 
-        let q = query(&inventory, &args(Some("ci-bot"), None)).unwrap();
+        let q = args(Some("ci-bot"), None).query(&inventory).unwrap();
         assert_eq!(q.from.as_deref(), Some(CI_BOT));
         let report = account.check(&manifest, q).await;
         assert_eq!(report.pairs.len(), 1);
         assert_eq!(report.pairs[0].to.uid, BILLING);
 
-        let q = query(&inventory, &args(None, Some(WIKI))).unwrap();
+        let q = args(None, Some(WIKI)).query(&inventory).unwrap();
         let report = account.check(&manifest, q).await;
         let froms: Vec<&str> = report.pairs.iter().map(|p| p.from.uid.as_str()).collect();
         assert_eq!(froms, [MCP_SERVER, SUPPORT_MCP]);
 
         // Both given: that one pair is answered even with no grant and no declaration.
-        let q = query(
-            &inventory,
-            &args(Some("mcp-server-app"), Some("billing.example.com")),
-        )
-        .unwrap();
+        let q = args(Some("mcp-server-app"), Some("billing.example.com"))
+            .query(&inventory)
+            .unwrap();
         let report = account.check(&manifest, q).await;
         assert_eq!(report.pairs.len(), 1);
         assert_eq!(report.pairs[0].access, Access::NotGranted);
         assert!(!report.pairs[0].declared);
 
-        let ambiguous = query(&inventory, &args(None, Some("Company wiki")))
+        let ambiguous = args(None, Some("Company wiki"))
+            .query(&inventory)
             .unwrap_err()
             .to_string();
         assert!(
@@ -384,7 +384,8 @@ async fn from_and_to_filter_by_name_uid_or_domain_and_bad_names_are_errors() {
         );
         assert!(ambiguous.contains(WIKI) && ambiguous.contains("wiki2.example.com"));
 
-        let typo = query(&inventory, &args(Some("ci-bto"), None))
+        let typo = args(Some("ci-bto"), None)
+            .query(&inventory)
             .unwrap_err()
             .to_string();
         assert!(typo.contains("--from \"ci-bto\": no app"), "{typo}");

@@ -2,7 +2,8 @@
 //! policy, managed or not) and the resolved manifest, [`check`] works out, for each MCP
 //! server and app, whether the app accepts a Linked App Token issued for that server,
 //! through which policy, what could still block it, and whether the manifest declares
-//! the link. It is pure; [`command`] does the I/O and the renderers write the report.
+//! the link. It is pure: `commands::check` does the I/O, and [`output`] writes the
+//! report.
 //!
 //! NOTE: Access evaluates each policy on its own: a request matches a policy when it
 //! matches any `include` rule, every `require` rule and no `exclude` rule. A token is
@@ -11,9 +12,11 @@
 //! countries, a linked token of another app...) is reported as "depends on the
 //! request", never guessed.
 
-pub mod command;
 pub mod markdown;
+pub mod output;
 pub mod text;
+
+use std::path::PathBuf;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -259,6 +262,37 @@ pub struct Query {
     pub from: Option<String>,
     /// Only this receiving app (uid).
     pub to: Option<String>,
+}
+
+/// What `check` was asked, validated.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Manifest paths.
+    pub files: Vec<PathBuf>,
+    /// `--from`: an app name, uid or domain.
+    pub from: Option<String>,
+    /// `--to`: an app name, uid or domain.
+    pub to: Option<String>,
+    /// `--output`.
+    pub format: Format,
+    /// `--fail-on-undeclared`.
+    pub fail_on_undeclared: bool,
+}
+
+impl CheckOptions {
+    /// Resolves `--from` and `--to` to uids.
+    pub fn query(&self, inventory: &Inventory) -> Result<Query, CheckError> {
+        let find = |flag, given: &Option<String>| {
+            given
+                .as_deref()
+                .map(|g| find_app(inventory, flag, g).map(|a| a.uid().to_owned()))
+                .transpose()
+        };
+        Ok(Query {
+            from: find("--from", &self.from)?,
+            to: find("--to", &self.to)?,
+        })
+    }
 }
 
 /// Everything `check` found.

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
 
+use super::Status;
 use crate::Error;
-use crate::cli::Config;
 use crate::cloudflare::Client;
-use crate::commands::Status;
+use crate::config::Config;
 use crate::manifest::Manifest;
 use crate::output::Report;
 use crate::plan::json::PlanDocument;

@@ -20,9 +20,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
-use crate::cli::ApiSettings;
-use crate::cloudflare::Client;
-use crate::commands::{DEFAULT_OWNER, Status};
+use crate::cloudflare::{ApiSettings, Client};
 use crate::manifest::{self, Manifest};
 use crate::reconcile::{self, Outcome, ReconcileError, ReconcileOptions};
 use crate::safety::Safety;
@@ -154,14 +152,11 @@ impl Controller {
     /// Runs cycles until `shutdown` fires (or once, with `--once`), serving the ops
     /// routes on `listener` meanwhile. After `shutdown`, no new write starts; writes in
     /// flight get the grace period to finish.
-    ///
-    /// The future is not `Send` as far as rustc can prove (the higher-ranked closures
-    /// of [`crate::apply`]), so drive it with `block_on` or `spawn_local`.
     pub async fn run(
         mut self,
         listener: Option<TcpListener>,
         shutdown: CancellationToken,
-    ) -> Result<Status, Error> {
+    ) -> Result<(), Error> {
         let stop_server = CancellationToken::new();
         let server = listener.map(|listener| {
             tokio::spawn(server::serve(listener, self.state(), stop_server.clone()))
@@ -182,14 +177,14 @@ impl Controller {
                         grace_period = %humantime::format_duration(grace),
                         "grace period over; exiting with requests possibly in flight"
                     );
-                    break Ok(Status::Ok);
+                    break Ok(());
                 }
             };
             if self.options.once {
-                break tick.result.map(|_| Status::Ok);
+                break tick.result.map(|_| ());
             }
             tokio::select! {
-                () = shutdown.cancelled() => break Ok(Status::Ok),
+                () = shutdown.cancelled() => break Ok(()),
                 () = tokio::time::sleep_until(started + tick.requeue_after) => {}
             }
         };
@@ -282,11 +277,7 @@ impl Controller {
         }
         let client = self.client(&manifest)?;
         let options = ReconcileOptions {
-            owner: self
-                .owner
-                .clone()
-                .or_else(|| manifest.owner.clone())
-                .unwrap_or_else(|| DEFAULT_OWNER.to_owned()),
+            owner: manifest.owner_or(self.owner.as_deref()),
             dry_run: false,
             max_rounds: 3,
         };
@@ -299,27 +290,13 @@ impl Controller {
     /// The client for the manifest's account, kept between cycles (its rate limiter
     /// remembers) and rebuilt only when the account changes.
     fn client(&mut self, manifest: &Manifest) -> Result<Client, Error> {
-        let account_id = self
-            .api
-            .account_id
-            .clone()
-            .or_else(|| manifest.account_id.clone())
-            .ok_or_else(|| {
-                Error::Config(
-                    "no Cloudflare account id: pass --account-id, set CLOUDFLARE_ACCOUNT_ID, or put account_id in the manifest".into(),
-                )
-            })?;
+        let account_id = self.api.account_id(manifest.account_id.as_deref())?;
         if let Some(client) = self.client.as_ref() {
             if client.config().account_id == account_id {
                 return Ok(client.clone());
             }
         }
-        let token = self.api.token.clone().ok_or_else(|| {
-            Error::Config(
-                "no API token: set CLOUDFLARE_API_TOKEN or pass --api-token-file (permission \"Access: Apps and Policies Write\")".into(),
-            )
-        })?;
-        let mut config = crate::commands::client_config(&self.api, account_id, token);
+        let mut config = self.api.client_config(account_id, self.api.token()?);
         config.retry_deadline = self.options.api_retry_deadline;
         // A daemon's stderr is a log, not a terminal to draw on.
         config.progress = false;
@@ -367,39 +344,6 @@ fn log_success(outcome: &Outcome, duration_ms: u64) {
 async fn grace_over(shutdown: &CancellationToken, grace: Duration) {
     shutdown.cancelled().await;
     tokio::time::sleep(grace).await;
-}
-
-/// `mcp-access run`: installs the signal handlers, binds the ops server (unless
-/// `--once`) and runs the loop until a signal.
-pub async fn run(
-    options: &RunOptions,
-    api: &ApiSettings,
-    owner: Option<&str>,
-) -> Result<Status, Error> {
-    // The environment is read once: without a token no cycle could ever succeed.
-    if api.token.is_none() {
-        return Err(Error::Config(
-            "no API token: set CLOUDFLARE_API_TOKEN or pass --api-token-file (permission \"Access: Apps and Policies Write\")".into(),
-        ));
-    }
-    let shutdown = signals::shutdown_on_signals()?;
-    let listener = if options.once {
-        None
-    } else {
-        let listener = TcpListener::bind(options.listen).await.map_err(|e| {
-            Error::Config(format!(
-                "cannot listen on {} (--listen): {e}",
-                options.listen
-            ))
-        })?;
-        tracing::info!(
-            addr = %listener.local_addr()?,
-            "ops server listening: /healthz /readyz /metrics"
-        );
-        Some(listener)
-    };
-    let controller = Controller::new(options.clone(), api.clone(), owner.map(str::to_owned));
-    controller.run(listener, shutdown).await
 }
 
 #[cfg(test)]

@@ -45,6 +45,16 @@ pub struct Manifest {
     pub files: Vec<PathBuf>,
 }
 
+impl Manifest {
+    /// The ownership id to plan with: `flag` (`--owner`) wins over the manifest's
+    /// `owner`, else [`DEFAULT_OWNER`].
+    pub fn owner_or(&self, flag: Option<&str>) -> String {
+        flag.or(self.owner.as_deref())
+            .unwrap_or(DEFAULT_OWNER)
+            .to_owned()
+    }
+}
+
 /// One MCP server and the apps it may call with the user's identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerDecl {

@@ -1,34 +1,19 @@
-//! `apps` and `import`: read the account (no manifest needed) and show what it holds,
-//! as a listing or as a first manifest.
+//! `mcp-access import`: read the account (no manifest needed) and write the manifest
+//! of its grants, on stdout or to `--out`.
 
 use std::io::Write;
 use std::path::Path;
 
-use super::{DEFAULT_OWNER, Status, client_for_account};
+use super::{Status, client};
 use crate::Error;
-use crate::cli::Config;
+use crate::config::Config;
+use crate::manifest::DEFAULT_OWNER;
 use crate::{inventory, manifest};
 
-/// `mcp-access apps`.
-pub(super) async fn apps(
-    config: &Config,
-    app_type: Option<&str>,
-    format: crate::apps::Format,
-) -> Result<Status, Error> {
-    let client = client_for_account(&config.api, None)?;
-    let inventory = inventory::fetch(&client).await?;
-    client.progress().finish_and_clear();
-    let listing = crate::apps::list(&inventory, app_type);
-    let mut out = anstream::stdout();
-    crate::apps::render(&listing, format, &mut out)?;
-    out.flush()?;
-    Ok(Status::Ok)
-}
-
-/// `mcp-access import`: the manifest on stdout, or in `out`.
-pub(super) async fn import(config: &Config, out: Option<&Path>) -> Result<Status, Error> {
+/// Imports the account for `--owner` (else the default owner).
+pub(super) async fn run(config: &Config, out: Option<&Path>) -> Result<Status, Error> {
     let owner = config.owner.as_deref().unwrap_or(DEFAULT_OWNER);
-    let client = client_for_account(&config.api, None)?;
+    let client = client(config, None)?;
     let inventory = inventory::fetch(&client).await?;
     client.progress().finish_and_clear();
     let account_id = client.config().account_id.clone();

@@ -1,0 +1,33 @@
+//! `mcp-access check`: load the manifest, read the account, resolve `--from` / `--to`,
+//! run the pure [`check`](crate::check::check), write the report to stdout.
+
+use std::io::Write;
+
+use crate::Error;
+use crate::check::output::{undeclared_error, write_report};
+use crate::check::{CheckOptions, check};
+use crate::config::Config;
+use crate::inventory;
+use crate::manifest;
+
+/// Runs `check` against the account the config points at. With `--fail-on-undeclared`,
+/// the report is written first, then an error names the undeclared grants.
+pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), Error> {
+    let manifest = manifest::load(&options.files)?;
+    let client = super::client(config, manifest.account_id.as_deref())?;
+    let owner = manifest.owner_or(config.owner.as_deref());
+    let inventory = inventory::fetch(&client).await?;
+    let desired = manifest::resolve(&manifest, &owner, &inventory)?;
+    let query = options
+        .query(&inventory)
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let report = check(&inventory, &desired, &query);
+    let mut out = anstream::stdout();
+    // anstream drops the styles when stdout is not a terminal or NO_COLOR is set.
+    write_report(&report, options.format, true, &mut out)?;
+    out.flush()?;
+    if options.fail_on_undeclared {
+        undeclared_error(&report).map_or(Ok(()), Err)?;
+    }
+    Ok(())
+}
