@@ -80,6 +80,15 @@ struct ManifestArgs {
     files: Vec<PathBuf>,
 }
 
+/// `--adopt`, for the commands that plan.
+#[derive(Debug, Args)]
+struct AdoptArgs {
+    /// Take over hand-made grants of the manifest's servers instead of duplicating them
+    /// (same as `adopt: true` in the manifest); see docs/adopting.md.
+    #[arg(long)]
+    adopt: bool,
+}
+
 /// How a plan is shown.
 #[derive(Debug, Args)]
 struct OutputArgs {
@@ -102,6 +111,8 @@ enum CommandArgs {
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
         #[command(flatten)]
+        adopt: AdoptArgs,
+        #[command(flatten)]
         safety: SafetyArgs,
     },
     /// Make the account match the manifests: plan, apply, re-read, until converged.
@@ -116,6 +127,8 @@ enum CommandArgs {
         max_rounds: u32,
         #[command(flatten)]
         output: OutputArgs,
+        #[command(flatten)]
+        adopt: AdoptArgs,
         #[command(flatten)]
         safety: SafetyArgs,
     },
@@ -135,6 +148,10 @@ enum CommandArgs {
         files: Vec<PathBuf>,
         #[command(flatten)]
         output: OutputArgs,
+        /// Take over hand-made grants (without a saved plan; a saved plan already says
+        /// what it adopts).
+        #[arg(long, conflicts_with = "plan")]
+        adopt: bool,
         #[command(flatten)]
         safety: SafetyArgs,
     },
@@ -203,6 +220,8 @@ struct RunArgs {
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     grace_period: Duration,
     #[command(flatten)]
+    adopt: AdoptArgs,
+    #[command(flatten)]
     safety: crate::safety::SafetyArgs,
 }
 
@@ -250,6 +269,7 @@ impl CommandArgs {
                 manifests,
                 output: o,
                 out,
+                adopt,
                 safety: s,
             } => {
                 (output, safety) = (o.output, s.into());
@@ -258,6 +278,7 @@ impl CommandArgs {
                     dry_run: true,
                     max_rounds: 1,
                     out,
+                    adopt: adopt.adopt,
                 }
             }
             CommandArgs::Reconcile {
@@ -265,6 +286,7 @@ impl CommandArgs {
                 dry_run,
                 max_rounds,
                 output: o,
+                adopt,
                 safety: s,
             } => {
                 (output, safety) = (o.output, s.into());
@@ -273,12 +295,14 @@ impl CommandArgs {
                     dry_run,
                     max_rounds,
                     out: None,
+                    adopt: adopt.adopt,
                 }
             }
             CommandArgs::Apply {
                 plan,
                 files,
                 output: o,
+                adopt,
                 safety: s,
             } => {
                 (output, safety) = (o.output, s.into());
@@ -289,6 +313,7 @@ impl CommandArgs {
                         dry_run: false,
                         max_rounds: 3,
                         out: None,
+                        adopt,
                     },
                 }
             }
@@ -324,6 +349,7 @@ impl CommandArgs {
                 grace_period: r.grace_period,
                 backoff_base: crate::controller::BACKOFF_BASE,
                 api_retry_deadline: crate::controller::api_retry_deadline(r.interval),
+                adopt: r.adopt.adopt,
                 safety: r.safety.into(),
             }),
         };

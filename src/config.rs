@@ -32,6 +32,8 @@ pub enum Command {
         max_rounds: u32,
         /// `plan --out`: where to save the plan.
         out: Option<PathBuf>,
+        /// `--adopt`: take hand-made grants over (or'ed with the manifest's `adopt`).
+        adopt: bool,
     },
     /// `apply PLAN`.
     ApplySaved {

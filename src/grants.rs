@@ -66,6 +66,12 @@ pub fn describe(reasons: &[NotPlain]) -> String {
         .join(", ")
 }
 
+/// Whether a policy with this decision lets a token its `linked_app_token` rule names
+/// in: Service Auth (`non_identity`) and `bypass` do.
+pub fn lets_tokens_in(decision: &str) -> bool {
+    decision == NON_IDENTITY || decision == BYPASS
+}
+
 /// One attached policy letting one server's tokens into one app.
 #[derive(Debug, Clone, Copy)]
 pub struct Grant<'a> {
@@ -84,7 +90,7 @@ pub fn grants(inventory: &Inventory) -> Vec<Grant<'_>> {
     let mut out = Vec::new();
     for app in inventory.apps() {
         for policy in inventory.attached(app) {
-            if policy.decision != NON_IDENTITY && policy.decision != BYPASS {
+            if !lets_tokens_in(policy.decision) {
                 continue;
             }
             let mut servers = linked_app_uids(policy.include);

@@ -99,7 +99,8 @@ fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -
     msg
 }
 
-/// Reads the account and plans against it.
+/// Reads the account and plans against it; with `adopt` in the manifest (or from
+/// `--adopt`), hand-made grants of its servers are taken over.
 pub async fn plan_once(
     client: &Client,
     manifest: &Manifest,
@@ -107,7 +108,11 @@ pub async fn plan_once(
 ) -> Result<(Inventory, Plan), ReconcileError> {
     let inventory = inventory::fetch(client).await?;
     let desired = manifest::resolve(manifest, owner, &inventory)?;
-    let plan = plan::diff(&desired, &inventory);
+    let plan = if manifest.adopt {
+        plan::diff_adopting(&desired, &inventory)
+    } else {
+        plan::diff(&desired, &inventory)
+    };
     Ok((inventory, plan))
 }
 

@@ -52,6 +52,7 @@ fn options(manifest: PathBuf) -> RunOptions {
         grace_period: Duration::from_secs(5),
         backoff_base: Duration::from_millis(50),
         api_retry_deadline: Duration::from_millis(200),
+        adopt: false,
     }
 }
 
@@ -433,8 +434,9 @@ async fn metrics_scrape_parse_and_follow_what_the_controller_does() {
                 >= 1.0
         );
         assert!((first.value("mcp_access_managed_links") - 4.0).abs() < f64::EPSILON);
-        // The demo account's `Legacy CI token grant`.
-        assert!((first.value("mcp_access_unmanaged_grants") - 1.0).abs() < f64::EPSILON);
+        // The demo account's `Legacy CI token grant`, and its hand-made grant for
+        // support-mcp (not adopted: this controller runs without --adopt).
+        assert!((first.value("mcp_access_unmanaged_grants") - 2.0).abs() < f64::EPSILON);
         assert!(first.value("mcp_access_consecutive_failures") == 0.0);
         let successes = first.value("mcp_access_reconcile_total{result=\"success\"}");
         assert!(successes >= 1.0);

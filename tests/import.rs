@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli;
+use common::{cli, effective_grants};
 use mcp_access::manifest::write::{DocRef, DocServer, Document, render};
 use mcp_access::manifest::{self, AppRef};
 use mcp_access::sim::{Seed, SimConfig, Simulator};
@@ -55,10 +55,26 @@ proptest! {
     }
 }
 
+/// The servers and downstream apps a manifest declares, as written.
+fn declarations(yaml: &str) -> Vec<(AppRef, Vec<AppRef>)> {
+    let manifest = manifest::parse_str("i.yaml", yaml, &|_| None).unwrap();
+    manifest
+        .servers
+        .iter()
+        .map(|s| {
+            (
+                s.app.value.clone(),
+                s.downstream.iter().map(|d| d.value.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn import_writes_a_manifest_that_validates_and_plans_without_a_change_in_access() {
+async fn import_then_adopt_changes_nothing_anyone_can_reach_and_imports_the_same_again() {
     tokio::time::timeout(std::time::Duration::from_secs(120), async {
         let sim = demo_sim().await;
+        let before = effective_grants(&sim);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("imported.yaml");
         let out = cli(&sim)
@@ -68,12 +84,16 @@ async fn import_writes_a_manifest_that_validates_and_plans_without_a_change_in_a
             .success();
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
         assert!(
-            stderr.contains("Imported 1 server(s) and 1 downstream link(s) into"),
+            stderr.contains("Imported 2 server(s) and 2 downstream link(s) into"),
             "{stderr}"
         );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
             text.contains("  - app: ci-bot\n    downstream:\n      - Billing dashboard\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  - app: support-mcp\n    downstream:\n      - Status page\n"),
             "{text}"
         );
         assert!(text.contains("owner: platform\n"), "{text}");
@@ -85,19 +105,50 @@ async fn import_writes_a_manifest_that_validates_and_plans_without_a_change_in_a
             .success();
         assert_eq!(String::from_utf8_lossy(&stdout.get_output().stdout), text);
         assert!(sim.writes().is_empty(), "{:?}", sim.writes());
-
         cli(&sim)
             .args(["validate", "-f"])
             .arg(&path)
             .assert()
             .success();
+
+        // plan --adopt: both hand-made grants are taken over; nobody gains or loses.
         let plan = cli(&sim)
-            .args(["plan", "-o", "json", "-f"])
+            .args(["plan", "--adopt", "-o", "json", "-f"])
             .arg(&path)
             .assert()
             .success();
         let doc: Value = serde_json::from_slice(&plan.get_output().stdout).unwrap();
-        assert_eq!(doc["owner"], "platform");
+        let kinds: Vec<&str> = doc["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["adopt", "adopt"], "{doc:#}");
+        assert_eq!(doc["unmanaged"], serde_json::json!([]), "{doc:#}");
+
+        cli(&sim)
+            .args(["reconcile", "--adopt", "-f"])
+            .arg(&path)
+            .assert()
+            .success();
+        assert_eq!(effective_grants(&sim), before);
+        cli(&sim)
+            .args(["plan", "--exit-code", "-f"])
+            .arg(&path)
+            .assert()
+            .code(0);
+        // Importing again declares the same links (the comments name the new names).
+        let again = cli(&sim)
+            .args(["import", "--owner", "platform"])
+            .assert()
+            .success();
+        let again = String::from_utf8_lossy(&again.get_output().stdout).into_owned();
+        assert_eq!(declarations(&again), declarations(&text));
+        assert!(
+            again.contains("[mcp-access:platform] MCP server support-mcp"),
+            "{again}"
+        );
         sim.shutdown().await;
     })
     .await

@@ -35,8 +35,10 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             dry_run,
             max_rounds,
             out,
+            adopt,
         } => {
-            let manifest = manifest::load(files)?;
+            let mut manifest = manifest::load(files)?;
+            manifest.adopt |= *adopt;
             let client = client(&config, manifest.account_id.as_deref())?;
             let options = ReconcileOptions {
                 owner: manifest.owner_or(config.owner.as_deref()),

@@ -52,6 +52,8 @@ pub struct RunOptions {
     /// Total time one API request may spend retrying before the cycle fails and the
     /// controller's backoff takes over ([`api_retry_deadline`] of the interval).
     pub api_retry_deadline: Duration,
+    /// `--adopt`: take hand-made grants over (or'ed with the manifest's `adopt`).
+    pub adopt: bool,
     /// The same safety rails as `reconcile`: a manifest emptied or cut by mistake is
     /// refused, not applied, and the refusal shows in `/readyz` and the metrics.
     pub safety: Safety,
@@ -265,7 +267,8 @@ impl Controller {
     }
 
     async fn reconcile(&mut self, cancel: &CancellationToken) -> Result<Outcome, Error> {
-        let manifest = manifest::load(&self.options.files)?;
+        let mut manifest = manifest::load(&self.options.files)?;
+        manifest.adopt |= self.options.adopt;
         if self.digest.as_deref() != Some(manifest.digest.as_str()) {
             tracing::info!(
                 digest = %manifest.digest,

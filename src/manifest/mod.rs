@@ -39,6 +39,9 @@ pub struct Manifest {
     pub account_id: Option<String>,
     /// Every server, in file order.
     pub servers: Vec<ServerDecl>,
+    /// `adopt: true`: take hand-made grants of the manifest's servers over instead of
+    /// duplicating them (the `--adopt` flag sets it too).
+    pub adopt: bool,
     /// Hex SHA-256 over the files' names and contents, in load order.
     pub digest: String,
     /// The files read, in load order.

@@ -23,6 +23,10 @@ pub struct SimConfig {
     pub rate_limit: Option<RateLimit>,
     /// Injected latency and failures.
     pub faults: Faults,
+    /// Keep every successful write with its body and result, in the order the state
+    /// changed ([`super::Simulator::write_log`]), so a test can replay an apply write
+    /// by write. Off by default: a large account's log would be large.
+    pub record_writes: bool,
 }
 
 /// Default `per_page` of `GET /access/apps` when the client sends none.
@@ -49,6 +53,7 @@ impl Default for SimConfig {
                 window: Duration::from_secs(300),
             }),
             faults: Faults::default(),
+            record_writes: false,
         }
     }
 }
