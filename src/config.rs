@@ -60,6 +60,20 @@ pub enum Command {
     Check(CheckOptions),
     /// `run`.
     Run(RunOptions),
+    /// `completions`.
+    Completions {
+        /// For which shell.
+        shell: clap_complete::Shell,
+        /// The command line to complete (this program's clap definition).
+        cli: Box<clap::Command>,
+    },
+    /// `man`.
+    Man {
+        /// Where to write every page; `None`: print the main page.
+        dir: Option<PathBuf>,
+        /// The command line to document (this program's clap definition).
+        cli: Box<clap::Command>,
+    },
     /// `sim serve`.
     SimServe {
         /// Where to listen.

@@ -10,6 +10,7 @@
 
 pub mod apply;
 pub mod apps;
+pub mod build_info;
 pub mod check;
 pub mod cli;
 pub mod cloudflare;

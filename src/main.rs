@@ -10,7 +10,16 @@ use mcp_access::{Status, run};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let config = match Cli::parse().into_config(&|k| std::env::var(k).ok()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are answers. Every usage error exits 1: 2 means "changes
+            // pending" and nothing else.
+            return ExitCode::from(u8::from(e.use_stderr()));
+        }
+    };
+    let config = match cli.into_config(&|k| std::env::var(k).ok()) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("error: {message}");

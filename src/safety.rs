@@ -12,7 +12,7 @@
 //! a manifest path that globbed nothing, a file dropped in a refactor. Those plans look
 //! like mass removals, and that is what the checks stop.
 
-use clap::{Args, ValueEnum};
+use clap::ValueEnum;
 
 use crate::plan::Plan;
 
@@ -28,35 +28,6 @@ pub enum SyncPolicy {
     Sync,
     /// Create, update and attach only: never detach, never delete.
     UpsertOnly,
-}
-
-/// The safety flags, shared by `plan`, `reconcile` and `apply`.
-#[derive(Debug, Clone, Args)]
-pub struct SafetyArgs {
-    /// `sync` makes the account match; `upsert-only` never detaches and never deletes.
-    #[arg(long, value_enum, default_value_t = SyncPolicy::Sync)]
-    policy: SyncPolicy,
-    /// Refuse a plan that detaches more than this share of the managed links (checked
-    /// once at least 10 exist).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u8).range(0..=100))]
-    max_delete_percent: u8,
-    /// Apply a plan over --max-delete-percent anyway.
-    #[arg(long)]
-    force: bool,
-    /// Allow a plan that removes every managed policy (the manifest names no server).
-    #[arg(long)]
-    allow_empty: bool,
-}
-
-impl From<SafetyArgs> for Safety {
-    fn from(a: SafetyArgs) -> Self {
-        Self {
-            policy: a.policy,
-            max_delete_percent: a.max_delete_percent,
-            force: a.force,
-            allow_empty: a.allow_empty,
-        }
-    }
 }
 
 /// The validated safety settings.

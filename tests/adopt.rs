@@ -576,7 +576,7 @@ async fn a_saved_adopting_plan_applies_and_refuses_when_the_grant_changed_since(
             .args(["apply", "--adopt"])
             .arg(&saved)
             .assert()
-            .code(2)
+            .code(1)
             .stderr(predicates::str::contains("--adopt"));
 
         // Someone narrows the grant by hand after the review: it is no longer the

@@ -159,3 +159,137 @@ async fn owner_flag_overrides_the_manifests_owner() {
         .code(1)
         .stderr(predicate::str::contains("--owner"));
 }
+
+/// The binary with no environment at all.
+fn bare() -> Command {
+    let mut cmd = Command::cargo_bin("mcp-access").unwrap();
+    cmd.env_clear()
+        .env("NO_COLOR", "1")
+        .timeout(Duration::from_secs(30));
+    cmd
+}
+
+fn help(args: &[&str]) -> String {
+    let out = bare().args(args).arg("--help").assert().code(0);
+    String::from_utf8(out.get_output().stdout.clone()).unwrap()
+}
+
+/// Whether `--help` text has a line for `flag` (not a mention in a description).
+fn shows_flag(text: &str, flag: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.trim_start();
+        let line = line.split_once(", ").map_or(
+            line,
+            |(short, long)| {
+                if short.len() == 2 { long } else { line }
+            },
+        );
+        line.strip_prefix(flag)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+    })
+}
+
+#[test]
+fn usage_errors_exit_1_never_2_which_means_changes_pending() {
+    // A typo, a missing argument, a bad value, no command at all.
+    for args in [
+        &["plan", "--exti-code", "-f", "access/"][..],
+        &["plan"],
+        &["plan", "-f", "access/", "--output", "yaml"],
+        &["reconcile", "-f", "access/", "--max-rounds", "0"],
+    ] {
+        bare()
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::starts_with("error: "));
+    }
+    bare()
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("Usage:"));
+    bare().arg("--version").assert().code(0);
+    bare().arg("help").assert().code(0);
+}
+
+#[test]
+fn a_missing_manifest_does_not_suggest_that_api_flags_are_required() {
+    // With the API variables set, as in CI: the usage line names only what is missing.
+    bare()
+        .env("CLOUDFLARE_ACCOUNT_ID", "0123456789abcdef0123456789abcdef")
+        .env("CLOUDFLARE_API_BASE_URL", "http://127.0.0.1:1/client/v4")
+        .arg("plan")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "Usage: mcp-access plan --file <PATH>\n",
+        ))
+        .stderr(predicate::str::contains("--account-id").not())
+        .stderr(predicate::str::contains("--api-url").not());
+}
+
+#[test]
+fn each_command_shows_only_the_flags_it_uses() {
+    let api = [
+        "--account-id",
+        "--api-url",
+        "--api-token-file",
+        "--rate-limit",
+    ];
+    for command in [&["validate"][..], &["demo"], &["sim", "serve"]] {
+        let text = help(command);
+        for flag in ["--owner", "--exit-code", "--policy", "--api-url"] {
+            assert!(
+                !shows_flag(&text, flag),
+                "{command:?} --help shows {flag}:\n{text}"
+            );
+        }
+    }
+    for command in ["plan", "reconcile", "apply", "check", "run"] {
+        let text = help(&[command]);
+        for flag in api.iter().chain(&["--owner", "-f, --file"]) {
+            assert!(
+                text.contains(flag),
+                "{command} --help lacks {flag}:\n{text}"
+            );
+        }
+        assert!(text.contains("Cloudflare API:") && text.contains("API client:"));
+    }
+    for command in ["plan", "reconcile", "apply", "run"] {
+        assert!(
+            help(&[command]).contains("Safety:\n      --policy"),
+            "{command}"
+        );
+    }
+    for command in ["apply", "check", "run"] {
+        let text = help(&[command]);
+        assert!(
+            !shows_flag(&text, "--exit-code"),
+            "{command} --help shows --exit-code"
+        );
+    }
+    assert!(shows_flag(&help(&["plan"]), "--exit-code"));
+    assert!(!shows_flag(&help(&["check"]), "--policy"));
+    assert!(help(&["check"]).contains("-o, --output <FORMAT>"));
+    assert!(help(&["plan"]).contains("-o, --output <FORMAT>"));
+
+    // The client's --rate-limit and the simulator's are two different things.
+    let client = help(&["plan"]);
+    let sim = help(&["sim", "serve"]);
+    assert!(
+        client.contains("The client's sustained request rate"),
+        "{client}"
+    );
+    assert!(client.contains("[default: 1000/300s]"), "{client}");
+    assert!(sim.contains("The simulated account's limit"), "{sim}");
+    assert!(sim.contains("[default: 1200/300s]"), "{sim}");
+    assert!(sim.contains("--account-id <ID>") && !sim.contains("CLOUDFLARE_ACCOUNT_ID"));
+}
+
+#[test]
+fn demo_help_names_every_step_including_drift_repair() {
+    let text = help(&["demo"]);
+    for step in ["plan", "reconcile", "repair drift"] {
+        assert!(text.contains(step), "demo --help lacks {step:?}:\n{text}");
+    }
+}

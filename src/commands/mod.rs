@@ -7,6 +7,7 @@ mod check;
 mod demo;
 mod import;
 mod plans;
+mod reference;
 mod run;
 mod sim_serve;
 mod validate;
@@ -64,6 +65,12 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             apps::run(&config, app_type.as_deref(), *format).await
         }
         Command::Import { out } => import::run(&config, out.as_deref()).await,
+        Command::Completions { shell, cli } => {
+            reference::completions(cli, *shell, &mut std::io::stdout().lock()).map(|()| Status::Ok)
+        }
+        Command::Man { dir, cli } => {
+            reference::man(cli, dir.as_deref(), &mut std::io::stdout().lock()).map(|()| Status::Ok)
+        }
         Command::Check(options) => check::run(&config, options).await.map(|()| Status::Ok),
         Command::Run(options) => run::run(options, &config.api, config.owner.as_deref())
             .await

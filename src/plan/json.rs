@@ -26,6 +26,11 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct PlanDocument {
     /// The layout version; 1 for this schema.
     pub format_version: u32,
+    /// The mcp-access build that wrote the document (absent in documents of builds that
+    /// predate the field). Informational: `apply` reads a plan written by any build of the same
+    /// `format_version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<Generator>,
     /// The ownership id the plan manages (in every managed policy name).
     pub owner: String,
     /// The Cloudflare account the plan was made against, when known.
@@ -60,6 +65,28 @@ pub struct PlanDocument {
     /// Why the safety checks refused (or, for a plan, would refuse) to apply this plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+}
+
+/// The program that wrote a plan document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Generator {
+    /// Always `mcp-access`.
+    pub name: String,
+    /// Its version, e.g. `0.1.0`.
+    pub version: String,
+    /// The commit it was built from (12 hex digits), or `unknown`.
+    pub commit: String,
+}
+
+impl Generator {
+    /// This build.
+    pub fn this_build() -> Self {
+        Self {
+            name: "mcp-access".to_owned(),
+            version: crate::build_info::VERSION.to_owned(),
+            commit: crate::build_info::COMMIT.to_owned(),
+        }
+    }
 }
 
 /// One change. Policy writes carry the decided policy fields before and after; app
@@ -190,6 +217,7 @@ impl PlanDocument {
         let s = plan.summary();
         Self {
             format_version: FORMAT_VERSION,
+            generator: Some(Generator::this_build()),
             owner: plan.owner.clone(),
             account_id: None,
             inventory_fingerprint: fingerprint.to_owned(),
