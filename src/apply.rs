@@ -44,7 +44,8 @@ pub struct NotDone {
 /// completes: every step is safe to repeat.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
-    /// Writes made, in order of completion.
+    /// Writes made: step by step (adoptions, creates, updates, apps, deletes), each step
+    /// in plan order, whatever order the concurrent writes finished in.
     pub done: Vec<Done>,
     /// Writes that failed or were skipped.
     pub not_done: Vec<NotDone>,
@@ -330,7 +331,8 @@ async fn still_adoptable(client: &Client, delete: &DeletePolicy) -> Result<(), S
 
 const CANCELLED: &str = "cancelled before it started";
 
-/// Runs `step` on every item, up to the client's concurrency. Once `cancel` fires, the
+/// Runs `step` on every item, up to the client's concurrency, and returns the results in
+/// the items' order (so reports read the same on every run). Once `cancel` fires, the
 /// items not yet started are reported as cancelled; those running finish.
 async fn each<'a, T, R, F, Fut>(
     client: &Client,
@@ -347,21 +349,27 @@ where
     // await would make the apply future `!Send` (rustc's higher-ranked closure limit).
     let steps: Vec<_> = items
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(i, item)| {
             // Futures are lazy: nothing runs until polled, and a cancelled one never is.
             let step = step(item);
             async move {
                 if cancel.is_cancelled() {
-                    return (item, Err(CANCELLED.to_owned()));
+                    return (i, item, Err(CANCELLED.to_owned()));
                 }
-                (item, step.await)
+                (i, item, step.await)
             }
         })
         .collect();
-    futures::stream::iter(steps)
+    // Unordered, so one slow write never holds the others back; sorted afterwards.
+    let mut done: Vec<(usize, &T, Result<R, String>)> = futures::stream::iter(steps)
         .buffer_unordered(client.config().concurrency.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_by_key(|(i, _, _)| *i);
+    done.into_iter()
+        .map(|(_, item, result)| (item, result))
+        .collect()
 }
 
 /// Creates a policy without ever creating it twice: when the outcome of a POST is
