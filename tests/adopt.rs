@@ -579,6 +579,34 @@ async fn a_saved_adopting_plan_applies_and_refuses_when_the_grant_changed_since(
             .code(1)
             .stderr(predicates::str::contains("--adopt"));
 
+        // Unchanged account: the saved plan applies exactly, adoption included.
+        let fresh = demo_sim().await;
+        let saved_fresh = dir.path().join("fresh.json");
+        cli(&fresh)
+            .args(["plan", "--adopt", "--out"])
+            .arg(&saved_fresh)
+            .arg("-f")
+            .arg(file.path())
+            .assert()
+            .success();
+        let out = cli(&fresh)
+            .arg("apply")
+            .arg(&saved_fresh)
+            .assert()
+            .success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(
+            text.contains(&format!(
+                "done: adopt policy \"Allow requests from MCP server\" ({HAND_MADE})"
+            )),
+            "{text}"
+        );
+        assert_eq!(
+            fresh.policy(HAND_MADE).unwrap()["name"],
+            "[mcp-access:platform] MCP server support-mcp"
+        );
+        fresh.shutdown().await;
+
         // Someone narrows the grant by hand after the review: it is no longer the
         // grant that was reviewed, so apply (stale) and reconcile (not adoptable) both
         // leave it alone.
@@ -662,6 +690,30 @@ async fn apply_checks_the_grant_again_right_before_adopting_it() {
             "{wiki:#}"
         );
         sim.shutdown().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_once_and_apply_without_a_saved_plan_take_the_adopt_flag() {
+    tokio::time::timeout(Duration::from_secs(120), async {
+        for args in [&["run", "--once", "--adopt"][..], &["apply", "--adopt"][..]] {
+            let sim = demo_sim().await;
+            let file = manifest_file(DEMO);
+            cli(&sim)
+                .args(args)
+                .arg("-f")
+                .arg(file.path())
+                .assert()
+                .success();
+            assert_eq!(
+                sim.policy(HAND_MADE).unwrap()["name"],
+                "[mcp-access:platform] MCP server support-mcp",
+                "{args:?}"
+            );
+            sim.shutdown().await;
+        }
     })
     .await
     .unwrap();

@@ -778,3 +778,30 @@ async fn a_second_signal_exits_at_once() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_adopt_takes_the_hand_made_grant_over_and_counts_it() {
+    within(async {
+        let run = Running::start(DEMO, |o| o.adopt = true).await;
+        run.wait_ready().await;
+        let hand_made = "f1a2b3c4-0005-4000-8000-00000000a005";
+        assert_eq!(
+            run.sim.policy(hand_made).unwrap()["name"],
+            "[mcp-access:platform] MCP server support-mcp"
+        );
+        let scrape = run.metrics().await;
+        assert!(
+            (scrape.value("mcp_access_changes_applied_total{action=\"adopt\"}") - 1.0).abs()
+                < f64::EPSILON
+        );
+        // One policy created (mcp-server-app), not two: support-mcp's is the adopted one.
+        assert!(
+            (scrape.value("mcp_access_changes_applied_total{action=\"create\"}") - 1.0).abs()
+                < f64::EPSILON
+        );
+        // Only the CI grant is left unmanaged.
+        assert!((scrape.value("mcp_access_unmanaged_grants") - 1.0).abs() < f64::EPSILON);
+        run.stop().await;
+    })
+    .await;
+}

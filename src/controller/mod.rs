@@ -332,6 +332,7 @@ fn log_success(outcome: &Outcome, duration_ms: u64) {
         duration_ms,
         drift = outcome.first_plan.summary().total(),
         rounds = outcome.rounds.len(),
+        adopted = count("adopt"),
         created = count("create"),
         updated = count("update"),
         attached,
