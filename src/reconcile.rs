@@ -1,6 +1,8 @@
 //! The converge loop: read the account, diff, apply, and again, until the plan is empty
 //! or the round limit is reached.
 
+use std::fmt::Write as _;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyReport, apply};
@@ -91,6 +93,9 @@ fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -
         "the account did not converge after {rounds} round(s): still {} to create, {} to update, {} to attach, {} to detach, {} to delete",
         s.create, s.update, s.attach, s.detach, s.delete
     );
+    if s.adopt > 0 {
+        let _ = write!(msg, ", {} to adopt", s.adopt);
+    }
     if let Some(report) = report.filter(|r| !r.is_complete()) {
         msg.push_str("\nlast apply: ");
         msg.push_str(&report.to_string());

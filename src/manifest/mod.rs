@@ -4,7 +4,7 @@
 //! [`Desired`].
 //!
 //! The YAML library stays behind this module: nothing else in the crate parses YAML,
-//! and [`write`] is the one place that writes a manifest.
+//! and [`write`](mod@write) is the one place that writes a manifest.
 //!
 //! [`Inventory`]: crate::inventory::Inventory
 
