@@ -17,6 +17,7 @@ pub mod cloudflare;
 pub mod commands;
 pub mod config;
 pub mod controller;
+pub mod error_report;
 pub mod forward;
 pub mod github;
 pub mod grants;

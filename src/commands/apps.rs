@@ -17,7 +17,7 @@ pub(super) async fn run(
     let inventory = inventory::fetch(&client).await?;
     client.progress().finish_and_clear();
     let listing = crate::apps::list(&inventory, app_type);
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     crate::apps::render(&listing, format, &mut out)?;
     out.flush()?;
     Ok(Status::Ok)

@@ -22,7 +22,7 @@ pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), E
         .query(&inventory)
         .map_err(|e| Error::Config(e.to_string()))?;
     let report = check(&inventory, &desired, &query);
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     // anstream drops the styles when stdout is not a terminal or NO_COLOR is set.
     write_report(&report, options.format, true, &mut out)?;
     out.flush()?;

@@ -34,7 +34,7 @@ pub(super) async fn run() -> Result<Status, Error> {
 }
 
 async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Error> {
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     let mut manifest = manifest::parse_str("examples/demo.yaml", manifest_text, &|_| None)?;
     // `--adopt`: the demo account's hand-made grant becomes the managed policy.
     manifest.adopt = true;

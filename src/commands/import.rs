@@ -36,7 +36,7 @@ pub(super) async fn run(config: &Config, out: Option<&Path>) -> Result<Status, E
         std::fs::write(path, &text)
             .map_err(|e| Error::Config(format!("cannot write --out {}: {e}", path.display())))?;
     } else {
-        let mut stdout = anstream::stdout();
+        let mut stdout = crate::output::stdout();
         stdout.write_all(text.as_bytes())?;
         stdout.flush()?;
     }

@@ -281,8 +281,8 @@ impl Summary {
 }
 
 /// Everything that must change, in the order apply runs it: adoptions, creates and
-/// updates, app changes, deletes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// updates, app changes, deletes. The default is the empty plan of no owner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The ownership id the plan manages.
     pub owner: String,
