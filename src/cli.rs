@@ -178,9 +178,20 @@ struct ClientArgs {
     #[arg(long, value_name = "N", default_value_t = 200)]
     burst: u32,
     /// Total time one API request may spend retrying, waits included (long enough to
-    /// wait out a 5-minute rate-limit block).
+    /// wait out a 5-minute rate-limit block). Connection failures get only ~10 s.
     #[arg(long, value_name = "DURATION", default_value = "6m", value_parser = humantime::parse_duration)]
     retry_deadline: Duration,
+    /// Longest silence while waiting for or reading an API response; a stalled
+    /// response is retried.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    read_timeout: Duration,
+    /// Largest API response read (e.g. 64MiB); a larger one is an error.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = crate::cloudflare::parse_size)]
+    max_response_size: u64,
+    /// Most items one API list (apps, policies) may hold. Cloudflare's standard limit
+    /// is 500 of each; raise this for an account with more.
+    #[arg(long, value_name = "N", default_value_t = crate::cloudflare::DEFAULT_MAX_LIST_ITEMS)]
+    max_list_items: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -450,6 +461,15 @@ struct SimServeArgs {
     /// Server-side maximum `per_page` when listing policies.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     policies_page_cap: u32,
+    /// Requests another client of the same user spends at the start of every
+    /// rate-limit window (the budget is shared, as Cloudflare's is).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    rate_limit_spent: u32,
+    /// Deliberate misbehaviour, never the real API's: e.g.
+    /// `repeat-last-page=policies,total=apps:1000000000,always-429=0` (every item is
+    /// listed in docs/simulator.md).
+    #[arg(long, value_name = "SPEC", default_value = "")]
+    misbehave: String,
 }
 
 /// The parts of a [`Config`] that only some commands set; the rest keep their
@@ -486,6 +506,7 @@ impl Cli {
             (false, _) => tracing::Level::TRACE,
         };
         Ok(Config {
+            redactor: crate::redact::Redactor::for_token(api.token.as_ref()),
             command,
             api,
             owner: parts.owner,
@@ -677,6 +698,9 @@ impl ApiArgs {
         if client.concurrency == 0 {
             return Err("--concurrency must be at least 1".into());
         }
+        if client.max_list_items == 0 || client.read_timeout.is_zero() {
+            return Err("--max-list-items and --read-timeout must be above zero".into());
+        }
         Ok(ApiSettings {
             base_url,
             account_id: self
@@ -690,6 +714,9 @@ impl ApiArgs {
             rate: client.rate_limit,
             burst: client.burst,
             retry_deadline: client.retry_deadline,
+            read_timeout: client.read_timeout,
+            max_response_bytes: client.max_response_size,
+            max_list_items: client.max_list_items,
             progress,
         })
     }
@@ -717,10 +744,21 @@ impl SimServeArgs {
         if account_id.is_empty() {
             return Err("--account-id must not be empty".into());
         }
+        let misbehave = self
+            .misbehave
+            .parse()
+            .map_err(|e| format!("--misbehave: {e}"))?;
+        if !crate::cloudflare::is_account_id(account_id) {
+            return Err(format!(
+                "--account-id {account_id:?}: a Cloudflare account id is 32 hexadecimal characters"
+            ));
+        }
         // New simulator switches keep their defaults here until they get a flag.
         #[allow(clippy::needless_update)]
         let config = SimConfig {
             token: self.token,
+            rate_limit_spent: self.rate_limit_spent,
+            misbehave,
             account_id: account_id.to_owned(),
             apps_page_cap: self.apps_page_cap as usize,
             policies_page_cap: self.policies_page_cap as usize,

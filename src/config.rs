@@ -104,6 +104,8 @@ pub struct Config {
     pub output: OutputFormat,
     /// `--policy`, `--max-delete-percent`, `--force`, `--allow-empty`.
     pub safety: Safety,
+    /// Scrubs the token from everything printed (plans, reports).
+    pub redactor: crate::redact::Redactor,
 }
 
 /// Log output format.

@@ -27,6 +27,7 @@ pub mod manifest;
 pub mod output;
 pub mod plan;
 pub mod reconcile;
+pub mod redact;
 pub mod safety;
 pub mod saved_plan;
 pub mod sim;

@@ -10,6 +10,7 @@ use crate::apply::ApplyReport;
 use crate::plan::json::{Applied, PlanDocument};
 use crate::plan::text::{self, Palette};
 use crate::plan::{Plan, markdown};
+use crate::redact::Redactor;
 
 /// The format of the plan on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -139,14 +140,19 @@ impl Report {
         }
     }
 
-    /// Prints to stdout, then to GitHub's files when their variables are set.
-    pub fn emit(&self, format: OutputFormat, exit_code: u8) -> io::Result<()> {
-        let mut out = stdout();
+    /// Prints to stdout, then to GitHub's files when their variables are set; the
+    /// token is scrubbed from all of it.
+    pub fn emit(&self, format: OutputFormat, exit_code: u8, redactor: &Redactor) -> io::Result<()> {
+        let mut out = redactor.writer(stdout());
         self.print(format, &mut out)?;
         out.flush()?;
-        crate::github::publish(&self.markdown(), Some(&self.document()), exit_code, &|k| {
-            std::env::var(k).ok()
-        })
+        crate::github::publish(
+            &self.markdown(),
+            Some(&self.document()),
+            exit_code,
+            redactor,
+            &|k| std::env::var(k).ok(),
+        )
     }
 }
 

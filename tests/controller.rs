@@ -37,6 +37,9 @@ fn api(sim: &Simulator) -> ApiSettings {
         rate: "1000/300s".parse().unwrap(),
         burst: 200,
         retry_deadline: Duration::from_secs(10),
+        read_timeout: Duration::from_secs(5),
+        max_response_bytes: mcp_access::cloudflare::DEFAULT_MAX_RESPONSE_BYTES,
+        max_list_items: mcp_access::cloudflare::DEFAULT_MAX_LIST_ITEMS,
         progress: false,
     }
 }

@@ -134,7 +134,25 @@ async fn auth_errors_and_unknown_routes() {
 
         let missing = api.client.get(&apps).send().await.unwrap();
         let missing = (missing.status(), missing.json::<Value>().await.unwrap());
-        assert_eq!(assert_error(&missing, 403, 10000), "Authentication error");
+        assert_eq!(
+            assert_error(&missing, 400, 9106),
+            "Missing X-Auth-Key, X-Auth-Email or Authorization headers"
+        );
+
+        // A malformed token: 400 / 6003 with the cause in `error_chain`.
+        let malformed = api
+            .client
+            .get(&apps)
+            .bearer_auth("not a token!")
+            .send()
+            .await
+            .unwrap();
+        let malformed = (malformed.status(), malformed.json::<Value>().await.unwrap());
+        assert_eq!(
+            assert_error(&malformed, 400, 6003),
+            "Invalid request headers"
+        );
+        assert_eq!(malformed.1["errors"][0]["error_chain"][0]["code"], 6111);
 
         let wrong = api
             .client

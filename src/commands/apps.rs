@@ -4,6 +4,7 @@ use std::io::Write;
 
 use super::{Status, client};
 use crate::Error;
+use crate::cloudflare::Permission;
 use crate::config::Config;
 use crate::inventory;
 
@@ -13,7 +14,7 @@ pub(super) async fn run(
     app_type: Option<&str>,
     format: crate::apps::Format,
 ) -> Result<Status, Error> {
-    let client = client(config, None)?;
+    let client = client(config, None, Permission::Read)?;
     let inventory = inventory::fetch(&client).await?;
     client.progress().finish_and_clear();
     let listing = crate::apps::list(&inventory, app_type);

@@ -14,7 +14,11 @@ use crate::manifest;
 /// the report is written first, then an error names the undeclared grants.
 pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), Error> {
     let manifest = manifest::load(&options.files)?;
-    let client = super::client(config, manifest.account_id.as_deref())?;
+    let client = super::client(
+        config,
+        manifest.account_id.as_deref(),
+        crate::cloudflare::Permission::Read,
+    )?;
     let owner = manifest.owner_or(config.owner.as_deref());
     let inventory = inventory::fetch(&client).await?;
     let desired = manifest::resolve(&manifest, &owner, &inventory)?;
@@ -22,7 +26,7 @@ pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), E
         .query(&inventory)
         .map_err(|e| Error::Config(e.to_string()))?;
     let report = check(&inventory, &desired, &query);
-    let mut out = crate::output::stdout();
+    let mut out = config.redactor.writer(crate::output::stdout());
     // anstream drops the styles when stdout is not a terminal or NO_COLOR is set.
     write_report(&report, options.format, true, &mut out)?;
     out.flush()?;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::{Status, client};
 use crate::Error;
+use crate::cloudflare::Permission;
 use crate::config::Config;
 use crate::manifest::DEFAULT_OWNER;
 use crate::{inventory, manifest};
@@ -13,7 +14,7 @@ use crate::{inventory, manifest};
 /// Imports the account for `--owner` (else the default owner).
 pub(super) async fn run(config: &Config, out: Option<&Path>) -> Result<Status, Error> {
     let owner = config.owner.as_deref().unwrap_or(DEFAULT_OWNER);
-    let client = client(config, None)?;
+    let client = client(config, None, Permission::Read)?;
     let inventory = inventory::fetch(&client).await?;
     client.progress().finish_and_clear();
     let account_id = client.config().account_id.clone();

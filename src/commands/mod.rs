@@ -13,7 +13,7 @@ mod sim_serve;
 mod validate;
 
 use crate::Error;
-use crate::cloudflare::Client;
+use crate::cloudflare::{Client, Permission};
 use crate::config::{Command, Config};
 use crate::manifest;
 use crate::reconcile::ReconcileOptions;
@@ -42,7 +42,12 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             let result = async {
                 let mut manifest = manifest::load(files)?;
                 manifest.adopt |= *adopt;
-                let client = client(&config, manifest.account_id.as_deref())?;
+                let permission = if *dry_run {
+                    Permission::Read
+                } else {
+                    Permission::Write
+                };
+                let client = client(&config, manifest.account_id.as_deref(), permission)?;
                 let options = ReconcileOptions {
                     owner: manifest.owner_or(config.owner.as_deref()),
                     dry_run: *dry_run,
@@ -63,7 +68,7 @@ pub async fn run(config: Config) -> Result<Status, Error> {
                 if !files.is_empty() {
                     plans::check_manifest(&doc, &manifest::load(files)?)?;
                 }
-                let client = client(&config, doc.account_id.as_deref())?;
+                let client = client(&config, doc.account_id.as_deref(), Permission::Write)?;
                 plans::apply_saved(&config, &client, &doc, plan).await
             }
             .await;
@@ -93,9 +98,17 @@ pub async fn run(config: Config) -> Result<Status, Error> {
 }
 
 /// The API client for `--account-id`, else `fallback` (the manifest's account, or a
-/// saved plan's).
-fn client(config: &Config, fallback: Option<&str>) -> Result<Client, Error> {
+/// saved plan's), for a command that needs `permission`.
+fn client(
+    config: &Config,
+    fallback: Option<&str>,
+    permission: Permission,
+) -> Result<Client, Error> {
     let api = &config.api;
     let account_id = api.account_id(fallback)?;
-    Ok(Client::new(api.client_config(account_id, api.token()?))?)
+    Ok(Client::new(api.client_config(
+        account_id,
+        api.token()?,
+        permission,
+    ))?)
 }

@@ -44,7 +44,7 @@ pub(super) async fn plan(
     } else {
         Status::Ok
     };
-    report.emit(config.output, exit_code(status))?;
+    report.emit(config.output, exit_code(status), &config.redactor)?;
     Ok(status)
 }
 
@@ -64,7 +64,7 @@ pub(super) async fn reconcile(
         Ok(outcome) => {
             let mut report = Report::from_outcome(&outcome, manifest.digest.clone());
             report.account_id = account_id;
-            report.emit(config.output, 0)?;
+            report.emit(config.output, 0, &config.redactor)?;
             Ok(Status::Ok)
         }
         Err(e) => {
@@ -82,7 +82,7 @@ pub(super) async fn reconcile(
                 );
                 report.account_id = account_id;
                 report.refused = Some(message.clone());
-                report.emit(config.output, 1)?;
+                report.emit(config.output, 1, &config.redactor)?;
             }
             Err(e.into())
         }
@@ -149,7 +149,7 @@ pub(super) async fn apply_saved(
                 path.display()
             );
             report.applied(&[&applied], summary);
-            report.emit(config.output, 0)?;
+            report.emit(config.output, 0, &config.redactor)?;
             Ok(Status::Ok)
         }
         Err(e) => {
@@ -157,14 +157,14 @@ pub(super) async fn apply_saved(
                 SavedPlanError::Refused { message, plan } => {
                     report.plan = (**plan).clone();
                     report.refused = Some(format!("Refusing to apply: {message}"));
-                    report.emit(config.output, 1)?;
+                    report.emit(config.output, 1, &config.redactor)?;
                 }
                 SavedPlanError::Incomplete(applied) => {
                     report.applied(
                         &[applied],
                         "The saved plan was applied only in part.".into(),
                     );
-                    report.emit(config.output, 1)?;
+                    report.emit(config.output, 1, &config.redactor)?;
                 }
                 _ => {}
             }
@@ -192,7 +192,8 @@ pub(super) fn report_failure(
     );
     if !reported {
         let heading = format!("mcp-access {what} failed");
-        let markdown = failure_markdown(&heading, &error_report::render(error, false));
+        let rendered = error_report::render(error, false);
+        let markdown = failure_markdown(&heading, &config.redactor.scrub(&rendered));
         // The error itself is what matters; failing to show it twice is no new error.
         if config.output == OutputFormat::Markdown {
             let mut out = output::stdout();
@@ -200,7 +201,9 @@ pub(super) fn report_failure(
                 .write_all(markdown.as_bytes())
                 .and_then(|()| out.flush());
         }
-        let _ = github::publish(&markdown, None, 1, &|k| std::env::var(k).ok());
+        let _ = github::publish(&markdown, None, 1, &config.redactor, &|k| {
+            std::env::var(k).ok()
+        });
     }
     result
 }

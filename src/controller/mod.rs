@@ -299,7 +299,11 @@ impl Controller {
         {
             return Ok(client.clone());
         }
-        let mut config = self.api.client_config(account_id, self.api.token()?);
+        let mut config = self.api.client_config(
+            account_id,
+            self.api.token()?,
+            crate::cloudflare::Permission::Write,
+        );
         config.retry_deadline = self.options.api_retry_deadline;
         // A daemon's stderr is a log, not a terminal to draw on.
         config.progress = false;

@@ -27,6 +27,11 @@ pub struct SimConfig {
     /// changed ([`super::Simulator::write_log`]), so a test can replay an apply write
     /// by write. Off by default: a large account's log would be large.
     pub record_writes: bool,
+    /// Requests another client of the same user spends at the start of every
+    /// rate-limit window (so this one gets only the rest). 0: the budget is ours.
+    pub rate_limit_spent: u32,
+    /// Deliberate misbehaviour (lists that lie, hostile responses); none by default.
+    pub misbehave: super::Misbehaviour,
 }
 
 /// Default `per_page` of `GET /access/apps` when the client sends none.
@@ -54,6 +59,8 @@ impl Default for SimConfig {
             }),
             faults: Faults::default(),
             record_writes: false,
+            rate_limit_spent: 0,
+            misbehave: super::Misbehaviour::default(),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! public source settles are marked ASSUMED.
 
 mod config;
+pub mod misbehave;
 mod seed;
 mod server;
 mod store;
@@ -26,6 +27,7 @@ pub use config::{
     APPS_DEFAULT_PER_PAGE, DEFAULT_SLOW_DELAY, Faults, POLICIES_DEFAULT_PER_PAGE, RateLimit,
     SimConfig,
 };
+pub use misbehave::Misbehaviour;
 pub use seed::Seed;
 
 use server::{Shared, lock};
@@ -52,6 +54,19 @@ pub enum SimError {
         /// Which item is wrong and why.
         reason: String,
     },
+    /// A misbehaviour specification did not parse.
+    #[error("invalid misbehaviour spec {input:?}: {reason}")]
+    InvalidMisbehaviour {
+        /// The whole specification.
+        input: String,
+        /// Which item is wrong and why.
+        reason: String,
+    },
+    /// The account id is not 32 hexadecimal characters, as Cloudflare's are.
+    #[error(
+        "invalid simulator account id {0:?}: a Cloudflare account id is 32 hexadecimal characters"
+    )]
+    InvalidAccountId(String),
     /// A rate limit did not parse.
     #[error("invalid rate limit {input:?}: {reason}")]
     InvalidRateLimit {
@@ -114,6 +129,9 @@ impl Simulator {
         seed: Seed,
         addr: SocketAddr,
     ) -> Result<Simulator, SimError> {
+        if !crate::cloudflare::is_account_id(&config.account_id) {
+            return Err(SimError::InvalidAccountId(config.account_id));
+        }
         let store = seed.to_store()?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -239,6 +257,17 @@ impl Simulator {
     /// Replaces the injected faults from the next request on. A `seed` restarts the RNG.
     pub fn set_faults(&self, faults: Faults) {
         self.shared.set_faults(faults);
+    }
+
+    /// Replaces the misbehaviour switches from the next request on.
+    pub fn set_misbehaviour(&self, misbehave: Misbehaviour) {
+        self.shared.set_misbehaviour(misbehave);
+    }
+
+    /// Sets how much of every rate-limit window another client spends (and starts
+    /// every window afresh).
+    pub fn set_rate_limit_spent(&self, spent: u32) {
+        self.shared.set_rate_limit_spent(spent);
     }
 
     /// Replaces the rate limit (and starts every window afresh).
