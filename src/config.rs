@@ -35,6 +35,8 @@ pub enum Command {
         out: Option<PathBuf>,
         /// `--convert-legacy` and the planner's other choices.
         plan: PlanOptions,
+        /// `--adopt`: take hand-made grants over (or'ed with the manifest's `adopt`).
+        adopt: bool,
     },
     /// `apply PLAN`.
     ApplySaved {
@@ -45,6 +47,18 @@ pub enum Command {
     },
     /// `demo`.
     Demo,
+    /// `apps`.
+    Apps {
+        /// `--type`.
+        app_type: Option<String>,
+        /// `--output`.
+        format: crate::apps::Format,
+    },
+    /// `import`.
+    Import {
+        /// `--out`: the file to write; stdout when `None`.
+        out: Option<PathBuf>,
+    },
     /// `check`.
     Check(CheckOptions),
     /// `run`.

@@ -12,9 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AppChange, AppView, Attach, BlockedAppChange, ConvertLegacy, CreatePolicy, DeletePolicy,
-    Detach, LegacyPolicy, Plan, PolicyBody, PolicyRef, ServerView, UnmanagedGrant, UpdatePolicy,
-    ownership,
+    AdoptPolicy, AppChange, AppView, Attach, BlockedAppChange, ConvertLegacy, CreatePolicy,
+    DeletePolicy, Detach, LegacyPolicy, NotAdopted, Plan, PolicyBody, PolicyRef, ServerView,
+    UnmanagedGrant, UpdatePolicy, ownership,
 };
 
 /// The version of the document layout this build writes and reads.
@@ -50,7 +50,8 @@ pub struct PlanDocument {
     /// header each forwards downstream.
     pub servers: Vec<ServerView>,
     /// Every change, in the order apply makes them: legacy-policy conversions,
-    /// creates, updates, attaches and detaches (one app write per app), deletes.
+    /// adoptions, creates, updates, attaches and detaches (one app write per app),
+    /// deletes.
     pub actions: Vec<Action>,
     /// App changes that are not made, with what blocks each and how to fix it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -65,6 +66,10 @@ pub struct PlanDocument {
     pub over_policy_limit: Option<super::OverPolicyLimit>,
     /// Linked-token grants mcp-access reports but does not own.
     pub unmanaged: Vec<UnmanagedGrant>,
+    /// With `--adopt`: hand-made grants of manifest servers that are not adopted, each
+    /// with the reason, so a reviewer can fix them by hand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_adopted: Vec<NotAdopted>,
     /// Counts.
     pub summary: Counts,
     /// Per-object fingerprints (`app:<uid>`, `policy:<id>`), written by `plan --out` so
@@ -119,6 +124,20 @@ pub enum Action {
         /// Its precedence on the app.
         precedence: u32,
     },
+    /// Take a hand-made grant over (`--adopt`): one PUT renames it into the managed
+    /// name and keeps every other field. Who can reach what does not change.
+    Adopt {
+        /// The policy id.
+        policy_id: String,
+        /// Its (hand-made) name now.
+        policy_name: String,
+        /// The server whose tokens it accepts.
+        server: AppView,
+        /// Its decided fields now.
+        before: PolicyBody,
+        /// What they become: only the name differs.
+        after: PolicyBody,
+    },
     /// POST the managed policy of a server that has none.
     Create {
         /// The server whose tokens the policy accepts.
@@ -164,6 +183,10 @@ pub enum Action {
         server: Option<AppView>,
         /// Why.
         reason: String,
+        /// The managed policy that keeps the server's access to the app in the same
+        /// app write (the link moves); absent when the detach takes access away.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moved_to: Option<String>,
     },
     /// DELETE a managed policy nothing should use any more (after it is unlinked).
     Delete {
@@ -227,6 +250,9 @@ pub struct Counts {
     pub detach: usize,
     /// Policies to delete.
     pub delete: usize,
+    /// Hand-made policies to adopt.
+    #[serde(default)]
+    pub adopt: usize,
     /// All changes.
     pub total: usize,
     /// API writes applying the plan takes.
@@ -275,12 +301,14 @@ impl PlanDocument {
             inventory_problems: plan.inventory_problems.clone(),
             over_policy_limit: plan.over_policy_limit,
             unmanaged: plan.unmanaged.clone(),
+            not_adopted: plan.not_adopted.clone(),
             summary: Counts {
                 create: s.create,
                 update: s.update,
                 attach: s.attach,
                 detach: s.detach,
                 delete: s.delete,
+                adopt: s.adopt,
                 total: s.total(),
                 writes: plan.writes(),
                 managed_links: plan.managed_links,
@@ -299,11 +327,13 @@ impl PlanDocument {
         let mut plan = Plan {
             owner: self.owner.clone(),
             servers: self.servers.clone(),
+            adoptions: Vec::new(),
             creates: Vec::new(),
             updates: Vec::new(),
             app_changes: Vec::new(),
             deletes: Vec::new(),
             unmanaged: self.unmanaged.clone(),
+            not_adopted: self.not_adopted.clone(),
             managed_links: self.summary.managed_links,
             converts: Vec::new(),
             blocked: self.blocked.iter().map(|b| b.change.clone()).collect(),
@@ -324,6 +354,18 @@ impl PlanDocument {
                         policy_name,
                         precedence,
                     },
+                }),
+                Action::Adopt {
+                    policy_id,
+                    server,
+                    before,
+                    after,
+                    ..
+                } => plan.adoptions.push(AdoptPolicy {
+                    policy_id,
+                    server,
+                    before,
+                    after,
                 }),
                 Action::Create { server, after, .. } => plan.creates.push(CreatePolicy {
                     server,
@@ -355,11 +397,13 @@ impl PlanDocument {
                     policy_name,
                     server,
                     reason,
+                    moved_to,
                 } => app_change(&mut plan.app_changes, app).detach.push(Detach {
                     policy_id,
                     policy_name,
                     server,
                     reason,
+                    moved_to,
                 }),
                 Action::Delete {
                     policy_id,
@@ -402,6 +446,15 @@ pub fn actions(plan: &Plan) -> Vec<Action> {
             precedence: c.policy.precedence,
         });
     }
+    for a in &plan.adoptions {
+        out.push(Action::Adopt {
+            policy_id: a.policy_id.clone(),
+            policy_name: a.before.name.clone(),
+            server: a.server.clone(),
+            before: a.before.clone(),
+            after: a.after.clone(),
+        });
+    }
     for c in &plan.creates {
         out.push(Action::Create {
             server: c.server.clone(),
@@ -434,6 +487,7 @@ pub fn actions(plan: &Plan) -> Vec<Action> {
                 policy_name: d.policy_name.clone(),
                 server: d.server.clone(),
                 reason: d.reason.clone(),
+                moved_to: d.moved_to.clone(),
             });
         }
     }

@@ -111,7 +111,7 @@ fn head(plan: &Plan, notes: &[String]) -> String {
         cell(&plan.owner)
     );
     if plan.differs() {
-        let _ = writeln!(s, "**Plan: {}.**\n", plan.summary().describe());
+        let _ = writeln!(s, "**{}.**\n", plan.summary().sentence());
     } else {
         s.push_str("**No changes.** The account matches the manifest.\n\n");
     }
@@ -205,6 +205,25 @@ fn sections(plan: &Plan) -> Vec<Section> {
             footer: "\n".to_owned(),
             unit: "unmanaged grants",
         },
+        Section {
+            header: "#### Not adopted\n\nHand-made grants of manifest servers that `--adopt` leaves alone; fix them by hand to adopt them.\n\n| Policy | Servers | Why |\n| --- | --- | --- |\n".to_owned(),
+            chunks: plan
+                .not_adopted
+                .iter()
+                .map(|n| {
+                    let servers: Vec<String> = n.servers.iter().map(app).collect();
+                    format!(
+                        "| {} (`{}`) | {} | {} |\n",
+                        cell(&n.policy_name),
+                        cell(&n.policy_id),
+                        servers.join(", "),
+                        cell(&n.reason)
+                    )
+                })
+                .collect(),
+            footer: "\n".to_owned(),
+            unit: "policies not adopted",
+        },
     ]
 }
 
@@ -220,6 +239,21 @@ fn row(action: &Action) -> String {
             format!(
                 "🔁 convert legacy policy {} to reusable (same id, rules and precedence; stays unmanaged)",
                 cell(policy_name)
+            ),
+        ),
+        Action::Adopt {
+            server,
+            policy_id,
+            policy_name,
+            ..
+        } => (
+            app(server),
+            "—".to_owned(),
+            format!(
+                "= adopt policy \"{}\" ({}) for server {}",
+                cell(policy_name),
+                cell(policy_id),
+                cell(&server.name)
             ),
         ),
         Action::Create { server, .. } => {
@@ -278,6 +312,20 @@ fn details(action: &Action) -> Option<String> {
             ..
         } => (
             format!("Update policy {} ({})", html(policy_name), html(policy_id)),
+            body_diff(&before.to_json(), &after.to_json()),
+        ),
+        Action::Adopt {
+            policy_id,
+            policy_name,
+            before,
+            after,
+            ..
+        } => (
+            format!(
+                "Adopt policy {} ({}): only its name changes",
+                html(policy_name),
+                html(policy_id)
+            ),
             body_diff(&before.to_json(), &after.to_json()),
         ),
         _ => return None,

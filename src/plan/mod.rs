@@ -1,6 +1,7 @@
 //! The plan: what must change for the account to match the manifest. [`diff`] computes
 //! it without I/O; the renderers turn it into text for people and machines.
 
+mod adopt;
 pub mod blocked;
 mod diff;
 pub mod json;
@@ -8,13 +9,15 @@ pub mod markdown;
 pub mod ownership;
 pub mod text;
 
+use std::fmt::Write as _;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cloudflare::types::{NON_IDENTITY, Policy};
 pub use blocked::{BlockedAppChange, Blocker, ConvertLegacy, LegacyPolicy};
-pub use diff::{diff, diff_with};
+pub use diff::{diff, diff_adopting, diff_with};
 
 /// Reusable policies an account may have.
 ///
@@ -25,6 +28,9 @@ pub const POLICY_LIMIT: usize = 500;
 /// Choices that change what a plan does, beyond the manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanOptions {
+    /// Take hand-made grants of manifest servers over (`--adopt`; see
+    /// [`diff_adopting`]).
+    pub adopt: bool,
     /// Convert legacy (app-scoped) policies on apps the plan changes to reusable ones
     /// (`--convert-legacy`), instead of leaving those app changes blocked.
     pub convert_legacy: bool,
@@ -35,6 +41,7 @@ pub struct PlanOptions {
 impl Default for PlanOptions {
     fn default() -> Self {
         Self {
+            adopt: false,
             convert_legacy: false,
             policy_limit: POLICY_LIMIT,
         }
@@ -250,6 +257,10 @@ pub struct Detach {
     pub server: Option<AppView>,
     /// Why.
     pub reason: String,
+    /// When the same app PUT leaves the server's managed policy linked (it attaches it,
+    /// or it is there already), that policy's id: the link moves, access stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 /// One app PUT: every attach and detach of that app together.
@@ -273,6 +284,35 @@ pub struct DeletePolicy {
     /// The server it served, when it names one.
     pub server: Option<AppView>,
     /// Why.
+    pub reason: String,
+}
+
+/// Take over a hand-made grant (`--adopt`): rename it into the managed name, one
+/// policy PUT that keeps every other field. From then on it is the server's managed
+/// policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdoptPolicy {
+    /// The policy id.
+    pub policy_id: String,
+    /// The server it grants.
+    pub server: AppView,
+    /// Its decided fields now (a plain grant under a hand-made name).
+    pub before: PolicyBody,
+    /// The same with the managed name.
+    pub after: PolicyBody,
+}
+
+/// A hand-made grant naming a manifest server that `--adopt` leaves alone, and why: a
+/// reviewer can fix it by hand (or leave it unmanaged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotAdopted {
+    /// The policy id.
+    pub policy_id: String,
+    /// Its name.
+    pub policy_name: String,
+    /// The manifest servers it names.
+    pub servers: Vec<AppView>,
+    /// Why it is not adopted.
     pub reason: String,
 }
 
@@ -306,6 +346,9 @@ pub struct Summary {
     pub detach: usize,
     /// Policies to delete.
     pub delete: usize,
+    /// Hand-made policies to adopt.
+    #[serde(default)]
+    pub adopt: usize,
     /// Legacy policies to convert to reusable ones.
     #[serde(default)]
     pub convert: usize,
@@ -317,20 +360,29 @@ pub struct Summary {
 impl Summary {
     /// Total number of changes to make (blocked ones are not).
     pub fn total(&self) -> usize {
-        self.create + self.update + self.attach + self.detach + self.delete + self.convert
+        self.create
+            + self.update
+            + self.attach
+            + self.detach
+            + self.delete
+            + self.adopt
+            + self.convert
     }
 
-    /// The summary line's counts: `1 to create, ..., 0 to delete`, then the legacy
-    /// conversions and the blocked links when there are any.
-    pub fn describe(&self) -> String {
-        use std::fmt::Write as _;
-        let mut text = format!(
-            "{} to create, {} to update, {} to attach, {} to detach, {} to delete",
+    /// `Plan: 1 to create, 0 to update, ...`, without a full stop. Adoptions, legacy
+    /// conversions and blocked links are named only when there are some, so other
+    /// plans read as they always did.
+    pub fn sentence(&self) -> String {
+        let mut s = format!(
+            "Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete",
             self.create, self.update, self.attach, self.detach, self.delete
         );
+        if self.adopt > 0 {
+            let _ = write!(s, ", {} to adopt", self.adopt);
+        }
         if self.convert > 0 {
             let _ = write!(
-                text,
+                s,
                 ", {} legacy polic{} to convert",
                 self.convert,
                 if self.convert == 1 { "y" } else { "ies" }
@@ -338,24 +390,26 @@ impl Summary {
         }
         if self.blocked > 0 {
             let _ = write!(
-                text,
+                s,
                 "; {} link change{} blocked",
                 self.blocked,
                 if self.blocked == 1 { "" } else { "s" }
             );
         }
-        text
+        s
     }
 }
 
-/// Everything that must change, in the order apply runs it: creates and updates, app
-/// changes, deletes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything that must change, in the order apply runs it: adoptions, creates and
+/// updates, app changes, deletes. The default is the empty plan of no owner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The ownership id the plan manages.
     pub owner: String,
     /// The servers of the manifest, resolved.
     pub servers: Vec<ServerView>,
+    /// Hand-made grants to take over (`--adopt`), one per server at most.
+    pub adoptions: Vec<AdoptPolicy>,
     /// Policies to create, one per server without one.
     pub creates: Vec<CreatePolicy>,
     /// Managed policies edited by hand, to put back.
@@ -366,6 +420,8 @@ pub struct Plan {
     pub deletes: Vec<DeletePolicy>,
     /// Grants mcp-access reports but does not own.
     pub unmanaged: Vec<UnmanagedGrant>,
+    /// With `--adopt`: hand-made grants of manifest servers left alone, with why.
+    pub not_adopted: Vec<NotAdopted>,
     /// Managed links that exist and stay (for safety thresholds and metrics).
     pub managed_links: usize,
     /// Legacy policies to convert to reusable ones, before the app changes
@@ -392,6 +448,12 @@ impl Plan {
         self.summary().total() == 0
     }
 
+    /// True when the account does not match the manifest: something to do, or
+    /// something blocked.
+    pub fn differs(&self) -> bool {
+        !self.is_empty() || !self.blocked.is_empty()
+    }
+
     /// Why this plan must not be applied whatever the safety settings: it would take
     /// the account past its reusable-policy limit, or the read it was made from cannot
     /// be vouched for.
@@ -413,12 +475,6 @@ impl Plan {
         ))
     }
 
-    /// True when the account does not match the manifest: something to do, or
-    /// something blocked.
-    pub fn differs(&self) -> bool {
-        !self.is_empty() || !self.blocked.is_empty()
-    }
-
     /// The counts for the summary line.
     pub fn summary(&self) -> Summary {
         Summary {
@@ -427,6 +483,7 @@ impl Plan {
             attach: self.app_changes.iter().map(|c| c.attach.len()).sum(),
             detach: self.app_changes.iter().map(|c| c.detach.len()).sum(),
             delete: self.deletes.len(),
+            adopt: self.adoptions.len(),
             convert: self.converts.len(),
             blocked: self
                 .blocked
@@ -439,9 +496,21 @@ impl Plan {
     /// The number of API writes applying this plan takes.
     pub fn writes(&self) -> usize {
         self.converts.len()
+            + self.adoptions.len()
             + self.creates.len()
             + self.updates.len()
             + self.app_changes.len()
             + self.deletes.len()
+    }
+
+    /// Detaches that take access away: those whose server keeps no managed link on
+    /// that app. A link moved onto the server's managed policy (an adoption, a
+    /// duplicate folded into the one kept) is not a removal.
+    pub fn removals(&self) -> usize {
+        self.app_changes
+            .iter()
+            .flat_map(|c| &c.detach)
+            .filter(|d| d.moved_to.is_none())
+            .count()
     }
 }

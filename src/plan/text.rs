@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{AppView, Plan, UpdatePolicy};
+use super::{AdoptPolicy, AppView, Plan, UpdatePolicy};
 
 /// Styles used by the text renderer; [`Palette::plain`] writes no escape codes.
 #[derive(Debug, Clone, Copy)]
@@ -53,8 +53,9 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
     write_blocked(plan, p, out)?;
     write_inventory_problems(plan, p, out)?;
     write_unmanaged(plan, p, out)?;
+    write_not_adopted(plan, p, out)?;
     if plan.differs() {
-        writeln!(out, "Plan: {}.", plan.summary().describe())
+        writeln!(out, "{}.", plan.summary().sentence())
     } else {
         writeln!(out, "No changes. The account matches the manifest.")
     }
@@ -172,6 +173,10 @@ fn action_lines(plan: &Plan, p: Palette) -> (Groups, Vec<(usize, String)>) {
     };
 
     let mut lines: Vec<(usize, String)> = Vec::new();
+    for a in &plan.adoptions {
+        let g = group_of(Some(&a.server));
+        lines.push((g, adopt_line(a, p)));
+    }
     for c in &plan.creates {
         let g = group_of(Some(&c.server));
         lines.push((
@@ -349,6 +354,45 @@ fn write_unmanaged(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<(
         writeln!(out)?;
     }
     Ok(())
+}
+
+fn write_not_adopted(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
+    if plan.not_adopted.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}Not adopted (hand-made grants of manifest servers that --adopt leaves alone){}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for n in &plan.not_adopted {
+        let servers: Vec<String> = n.servers.iter().map(describe).collect();
+        writeln!(
+            out,
+            "  {:?} ({}) for {}: {}",
+            n.policy_name,
+            n.policy_id,
+            servers.join(", "),
+            n.reason
+        )?;
+    }
+    writeln!(out)
+}
+
+/// `= adopt policy "<hand-made name>" (<id>) for server <server>`.
+fn adopt_line(a: &AdoptPolicy, p: Palette) -> String {
+    format!(
+        "  {}= adopt policy {:?} ({}) for server {}{} {}(renamed {:?}; nothing else changes){}",
+        p.update.render(),
+        a.before.name,
+        a.policy_id,
+        a.server.name,
+        p.update.render_reset(),
+        p.dim.render(),
+        a.after.name,
+        p.dim.render_reset()
+    )
 }
 
 /// `~ update policy ...` with the diff of its body.

@@ -38,6 +38,10 @@ pub struct SimConfig {
     /// Reusable policies the account may have: a create (or `make_reusable`) past it is
     /// refused (ASSUMED: 400 / 12130). `None`: no limit. Seeds are not held to it.
     pub policy_limit: Option<usize>,
+    /// Keep every successful write with its body and result, in the order the state
+    /// changed ([`super::Simulator::write_log`]), so a test can replay an apply write
+    /// by write. Off by default: a large account's log would be large.
+    pub record_writes: bool,
     /// Requests another client of the same user spends at the start of every
     /// rate-limit window (so this one gets only the rest). 0: the budget is ours.
     pub rate_limit_spent: u32,
@@ -74,6 +78,7 @@ impl Default for SimConfig {
             unlisted_policies: Vec::new(),
             // NOTE (Access account limits): "500 reusable policies" per account.
             policy_limit: Some(500),
+            record_writes: false,
             rate_limit_spent: 0,
             misbehave: super::Misbehaviour::default(),
         }
