@@ -1092,10 +1092,10 @@ async fn too_many_unknown_links_are_not_read_one_by_one() {
 
 // ---- The reusable-policy limit (issue 10.7) ---------------------------------------------
 
-/// The demo account (4 reusable policies) plus `filler` more.
-fn demo_with_policies(filler: usize) -> Seed {
+/// The demo account with reusable policies added until it holds `total`.
+fn demo_with_policies(total: usize) -> Seed {
     let mut seed = Seed::demo();
-    for i in 0..filler {
+    for i in 0..total - seed.policies.len() {
         seed.policies.push(json!({
             "id": format!("filler-{i:04}"),
             "name": format!("Filler {i}"),
@@ -1108,7 +1108,7 @@ fn demo_with_policies(filler: usize) -> Seed {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_simulator_refuses_a_reusable_policy_past_the_limit() {
-    let sim = sim_with(SimConfig::default(), demo_with_policies(496)).await;
+    let sim = sim_with(SimConfig::default(), demo_with_policies(500)).await;
     assert_eq!(sim.policies().len(), 500);
     let body = json!({"name": "one too many", "decision": "allow",
                       "include": [{"everyone": {}}]});
@@ -1145,7 +1145,7 @@ async fn the_simulator_refuses_a_reusable_policy_past_the_limit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plan_that_would_create_past_the_limit_is_refused_before_any_write() {
     // 499 reusable policies: the demo manifest's two creates would make 501.
-    let sim = sim_with(SimConfig::default(), demo_with_policies(495)).await;
+    let sim = sim_with(SimConfig::default(), demo_with_policies(499)).await;
     let file = manifest_file(include_str!("../examples/demo.yaml"));
     let plan = cli(&sim)
         .args(["plan", "-f", &path(&file)])
@@ -1181,7 +1181,7 @@ async fn a_plan_that_would_create_past_the_limit_is_refused_before_any_write() {
             policy_limit: Some(1000),
             ..SimConfig::default()
         },
-        demo_with_policies(495),
+        demo_with_policies(499),
     )
     .await;
     cli(&raised)
