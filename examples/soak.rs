@@ -457,7 +457,12 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("access.yaml");
     std::fs::write(&manifest, &account.manifest).unwrap();
-    sim.set_faults(settings.faults.parse().expect("--faults: a simulator fault spec"));
+    sim.set_faults(
+        settings
+            .faults
+            .parse()
+            .expect("--faults: a simulator fault spec"),
+    );
 
     let controller = Controller::start(&settings, &sim, &manifest);
     let title = format!(

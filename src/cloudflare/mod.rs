@@ -8,6 +8,7 @@ pub mod fuzzing;
 mod pacing;
 mod pagination;
 mod response;
+pub mod rules;
 pub mod settings;
 pub mod types;
 
