@@ -19,6 +19,7 @@ pub mod controller;
 pub mod error_report;
 pub mod forward;
 pub mod github;
+pub mod html;
 pub mod inventory;
 pub mod manifest;
 pub mod output;

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use mcp_access::check::CheckOptions;
+use mcp_access::check::html::Provenance;
 use mcp_access::check::output::{undeclared_error, write_report};
 use mcp_access::check::{Access, Effect, Format, Management, Pair, Query, Report, RuleList, check};
 use mcp_access::cloudflare::{Client, ClientConfig};
@@ -409,9 +410,19 @@ async fn reconciled_with_conditional_ci_grant() -> Report {
     account.check(DEMO, everything()).await
 }
 
+/// Where the tests' reports say they come from (only the HTML page shows it).
+fn provenance() -> Provenance {
+    Provenance {
+        generated_at: std::time::SystemTime::UNIX_EPOCH,
+        account_id: "0123456789abcdef0123456789abcdef".into(),
+        manifest_digest: "d".repeat(64),
+        inventory_fingerprint: "f".repeat(64),
+    }
+}
+
 fn render(report: &Report, format: Format) -> String {
     let mut out = Vec::new();
-    write_report(report, format, false, &mut out).unwrap();
+    write_report(report, format, false, &provenance(), &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -542,7 +553,7 @@ async fn markdown_marks_missing_and_blocked_links_with_a_cross() {
         );
         let report = account.check(DEMO, everything()).await;
         let mut out = Vec::new();
-        write_report(&report, Format::Markdown, false, &mut out).unwrap();
+        write_report(&report, Format::Markdown, false, &provenance(), &mut out).unwrap();
         let md = String::from_utf8(out).unwrap();
         assert_eq!(md.matches("--x|\"missing\"|").count(), 4, "{md}");
         assert_eq!(md.matches("-.-x|\"blocked\"|").count(), 1, "{md}");
