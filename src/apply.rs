@@ -1,6 +1,11 @@
-//! Executes a [`Plan`] against the API in dependency order: create and update policies,
-//! then one read-modify-write PUT per changed app, then delete the policies nothing
-//! links any more. Writes run concurrently up to the client's concurrency limit.
+//! Executes a [`Plan`] against the API in dependency order: adopt, create and update
+//! policies, then one read-modify-write PUT per changed app, then delete the policies
+//! nothing links any more. Writes run concurrently up to the client's concurrency limit.
+//!
+//! That order is what keeps access from ever dropping while a plan is applied: an
+//! adoption only renames; each app PUT adds the links it gains and drops the ones it
+//! loses in one write (a link moving between policies is never absent); a policy is
+//! deleted only once every app that linked it was rewritten.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -11,12 +16,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cloudflare::types::{App, PolicyLink};
 use crate::cloudflare::{Client, Error};
-use crate::plan::{AppChange, CreatePolicy, Plan, PolicyRef};
+use crate::grants;
+use crate::plan::ownership::owner_of;
+use crate::plan::{
+    AdoptPolicy, AppChange, CreatePolicy, DeletePolicy, Plan, PolicyBody, PolicyRef,
+};
 
 /// One write that was made (or found unnecessary).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Done {
-    /// `create`, `update`, `app`, `delete`.
+    /// `adopt`, `create`, `update`, `app`, `delete`.
     pub kind: &'static str,
     /// What, for people: `create policy "..." (id)`.
     pub what: String,
@@ -35,7 +44,8 @@ pub struct NotDone {
 /// completes: every step is safe to repeat.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
-    /// Writes made, in order of completion.
+    /// Writes made: step by step (adoptions, creates, updates, apps, deletes), each step
+    /// in plan order, whatever order the concurrent writes finished in.
     pub done: Vec<Done>,
     /// Writes that failed or were skipped.
     pub not_done: Vec<NotDone>,
@@ -83,20 +93,92 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
     let progress = client.progress();
     progress.set_message("applying");
     progress.inc_length(plan.writes() as u64);
-    let created = apply_policies(client, plan, cancel, &mut report).await;
-    let still_linked = apply_apps(client, plan, &created, cancel, &mut report).await;
+    let unadopted = apply_adoptions(client, plan, cancel, &mut report).await;
+    let mut ready = apply_policies(client, plan, cancel, &mut report).await;
+    ready.unadopted = unadopted;
+    let still_linked = apply_apps(client, plan, &ready, cancel, &mut report).await;
     apply_deletes(client, plan, &still_linked, cancel, &mut report).await;
     report
 }
 
-/// Step 1: create the missing policies and put back the edited ones. Returns the id
-/// of each created policy by server uid.
+/// What the app step needs from the policy steps.
+#[derive(Default)]
+struct Ready {
+    /// The id of each created policy, by server uid.
+    created: HashMap<String, String>,
+    /// Policies whose adoption failed: no app is linked to them in their name.
+    unadopted: HashSet<String>,
+}
+
+/// Step 1a: rename the adopted policies. Returns the ids of those not adopted.
+async fn apply_adoptions(
+    client: &Client,
+    plan: &Plan,
+    cancel: &CancellationToken,
+    report: &mut ApplyReport,
+) -> HashSet<String> {
+    let results = each(client, &plan.adoptions, cancel, |a| async move {
+        adopt_once(client, a).await
+    })
+    .await;
+    let mut unadopted = HashSet::new();
+    for (a, result) in results {
+        client.progress().inc(1);
+        let what = format!(
+            "adopt policy {:?} ({}) as {:?}",
+            a.before.name, a.policy_id, a.after.name
+        );
+        match result {
+            Ok(wrote) => {
+                if wrote {
+                    tracing::info!(policy = %a.policy_id, name = %a.after.name, "adopted policy");
+                    report.done.push(Done {
+                        kind: "adopt",
+                        what,
+                    });
+                }
+            }
+            Err(why) => {
+                unadopted.insert(a.policy_id.clone());
+                report.not_done.push(NotDone { what, why });
+            }
+        }
+    }
+    unadopted
+}
+
+/// Renames a hand-made policy into the managed name, starting from the policy as it is
+/// now so every field someone set is kept. Refuses when its decided fields are no
+/// longer what the plan adopted (it might not be adoptable any more). Returns false
+/// when it already carries the managed name (a concurrent run adopted it).
+async fn adopt_once(client: &Client, adopt: &AdoptPolicy) -> Result<bool, String> {
+    let current = client
+        .get_policy(&adopt.policy_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let have = PolicyBody::of(&current);
+    if have == adopt.after {
+        return Ok(false);
+    }
+    if have != adopt.before {
+        return Err(
+            "not adopted: the policy changed since the plan was made; run plan again".into(),
+        );
+    }
+    client
+        .put_policy(&adopt.policy_id, &adopt.after.put_body(&current))
+        .await
+        .map(|_| true)
+        .map_err(|e| e.to_string())
+}
+
+/// Step 1b: create the missing policies and put back the edited ones.
 async fn apply_policies(
     client: &Client,
     plan: &Plan,
     cancel: &CancellationToken,
     report: &mut ApplyReport,
-) -> HashMap<String, String> {
+) -> Ready {
     let mut created: HashMap<String, String> = HashMap::new();
     let create_results = each(client, &plan.creates, cancel, |c| async move {
         create_once(client, c).await.map_err(|e| e.to_string())
@@ -146,7 +228,10 @@ async fn apply_policies(
             Err(why) => report.not_done.push(NotDone { what, why }),
         }
     }
-    created
+    Ready {
+        created,
+        unadopted: HashSet::new(),
+    }
 }
 
 /// Step 2: one fresh read-modify-write per app. Returns the policies that an app
@@ -154,12 +239,12 @@ async fn apply_policies(
 async fn apply_apps<'p>(
     client: &Client,
     plan: &'p Plan,
-    created: &HashMap<String, String>,
+    ready: &Ready,
     cancel: &CancellationToken,
     report: &mut ApplyReport,
 ) -> HashSet<&'p str> {
     let results = each(client, &plan.app_changes, cancel, |change| {
-        change_app(client, change, created)
+        change_app(client, change, ready)
     })
     .await;
     let mut still_linked = HashSet::new();
@@ -199,9 +284,13 @@ async fn apply_deletes(
     cancel: &CancellationToken,
     report: &mut ApplyReport,
 ) {
+    let owner = plan.owner.as_str();
     let results = each(client, &plan.deletes, cancel, |d| async move {
         if still_linked.contains(d.policy_id.as_str()) {
             return Err("skipped: an app still links it (its app update failed)".to_owned());
+        }
+        if owner_of(&d.policy_name) != Some(owner) {
+            still_adoptable(client, d).await?;
         }
         client
             .delete_policy(&d.policy_id)
@@ -225,9 +314,25 @@ async fn apply_deletes(
     }
 }
 
+/// Before a hand-made policy merged by `--adopt` is deleted: it must still be the plain
+/// grant the plan saw (same name, same one server), or it is left alone.
+async fn still_adoptable(client: &Client, delete: &DeletePolicy) -> Result<(), String> {
+    let current = client
+        .get_policy(&delete.policy_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let server = delete.server.as_ref().map(|s| s.uid.as_str());
+    if current.name() == delete.policy_name && grants::plain_server_of(&current).ok() == server {
+        Ok(())
+    } else {
+        Err("not deleted: the policy changed since the plan was made; run plan again".into())
+    }
+}
+
 const CANCELLED: &str = "cancelled before it started";
 
-/// Runs `step` on every item, up to the client's concurrency. Once `cancel` fires, the
+/// Runs `step` on every item, up to the client's concurrency, and returns the results in
+/// the items' order (so reports read the same on every run). Once `cancel` fires, the
 /// items not yet started are reported as cancelled; those running finish.
 async fn each<'a, T, R, F, Fut>(
     client: &Client,
@@ -244,21 +349,27 @@ where
     // await would make the apply future `!Send` (rustc's higher-ranked closure limit).
     let steps: Vec<_> = items
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(i, item)| {
             // Futures are lazy: nothing runs until polled, and a cancelled one never is.
             let step = step(item);
             async move {
                 if cancel.is_cancelled() {
-                    return (item, Err(CANCELLED.to_owned()));
+                    return (i, item, Err(CANCELLED.to_owned()));
                 }
-                (item, step.await)
+                (i, item, step.await)
             }
         })
         .collect();
-    futures::stream::iter(steps)
+    // Unordered, so one slow write never holds the others back; sorted afterwards.
+    let mut done: Vec<(usize, &T, Result<R, String>)> = futures::stream::iter(steps)
         .buffer_unordered(client.config().concurrency.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_by_key(|(i, _, _)| *i);
+    done.into_iter()
+        .map(|(_, item, result)| (item, result))
+        .collect()
 }
 
 /// Creates a policy without ever creating it twice: when the outcome of a POST is
@@ -308,13 +419,19 @@ struct AppOutcome {
 async fn change_app(
     client: &Client,
     change: &AppChange,
-    created: &HashMap<String, String>,
+    ready: &Ready,
 ) -> Result<AppOutcome, String> {
     let mut want = Vec::new();
     for attach in &change.attach {
         match &attach.policy {
+            PolicyRef::Existing { id } if ready.unadopted.contains(id) => {
+                return Err(format!(
+                    "skipped: the policy {id} for server {:?} was not adopted",
+                    attach.server.name
+                ));
+            }
             PolicyRef::Existing { id } => want.push(id.clone()),
-            PolicyRef::New { server_uid } => match created.get(server_uid) {
+            PolicyRef::New { server_uid } => match ready.created.get(server_uid) {
                 Some(id) => want.push(id.clone()),
                 None => {
                     return Err(format!(

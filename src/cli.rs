@@ -69,6 +69,16 @@ struct OwnerArgs {
     owner: Option<String>,
 }
 
+/// `--adopt`, for the commands that plan.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Manifest")]
+struct AdoptArgs {
+    /// Take over hand-made grants of the manifest's servers instead of duplicating them
+    /// (same as `adopt: true` in the manifest); see docs/adopting.md.
+    #[arg(long)]
+    adopt: bool,
+}
+
 /// How a plan is shown.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Output")]
@@ -211,11 +221,23 @@ enum CommandArgs {
     /// Reconcile now and every interval, serving /healthz, /readyz and /metrics; stop
     /// gracefully on SIGTERM or SIGINT.
     Run(RunArgs),
-    /// Try it without a Cloudflare account: plan, reconcile, drift repair.
+    /// List the account's apps, to write a first manifest.
     ///
-    /// Against a built-in simulated account: plan, reconcile, plan again (nothing to
-    /// do), then repair drift made as if in the dashboard (a detached policy, a policy
-    /// edited by hand).
+    /// Each app's name, type, domain and uid, whether it can be an MCP server or a
+    /// downstream app, and the linked-token grants it already has.
+    Apps(AppsArgs),
+    /// Write a manifest of every linked-token grant in effect in the account.
+    ///
+    /// Sorted YAML on stdout (or `--out`) that passes `validate`; grants a plain link
+    /// cannot express are explained in comments. Then `plan --adopt` takes the
+    /// hand-made policies over.
+    Import(ImportArgs),
+    /// Try it without a Cloudflare account: adopt, plan, reconcile, drift repair.
+    ///
+    /// Against a built-in simulated account with a grant made by hand: plan and
+    /// reconcile with --adopt (the hand-made grant is taken over, not duplicated), plan
+    /// again (nothing to do), then repair drift made as if in the dashboard (a detached
+    /// policy, a policy edited by hand).
     Demo,
     /// Run the Cloudflare Access API simulator.
     #[command(subcommand)]
@@ -254,6 +276,8 @@ struct PlanArgs {
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     out: Option<PathBuf>,
     #[command(flatten)]
+    adopt: AdoptArgs,
+    #[command(flatten)]
     safety: SafetyArgs,
     #[command(flatten)]
     api: ApiArgs,
@@ -271,6 +295,8 @@ struct ReconcileArgs {
     /// Give up when the account has not converged after this many applies.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), help_heading = None)]
     max_rounds: u32,
+    #[command(flatten)]
+    adopt: AdoptArgs,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -298,6 +324,10 @@ struct ApplyArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     owner: OwnerArgs,
+    /// Take over hand-made grants of the manifest's servers (without PLAN; a saved
+    /// plan already says what it adopts).
+    #[arg(long, conflicts_with = "plan", help_heading = "Manifest")]
+    adopt: bool,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -335,9 +365,35 @@ struct RunArgs {
     #[command(flatten)]
     owner: OwnerArgs,
     #[command(flatten)]
+    adopt: AdoptArgs,
+    #[command(flatten)]
     controller: ControllerArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+struct AppsArgs {
+    /// Only apps of this type (`self_hosted`, `saas`, `mcp`, `ssh`, ...).
+    #[arg(long = "type", value_name = "TYPE", help_heading = None)]
+    app_type: Option<String>,
+    /// Format of the listing on stdout.
+    #[arg(short, long, value_name = "FORMAT", value_enum, default_value_t = crate::apps::Format::Text, help_heading = "Output")]
+    output: crate::apps::Format,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Ownership id written into the manifest (default: `default`).
+    #[arg(long, value_name = "ID", help_heading = "Manifest")]
+    owner: Option<String>,
+    /// Write the manifest to this file instead of stdout.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -474,6 +530,7 @@ impl CommandArgs {
                     dry_run: true,
                     max_rounds: 1,
                     out: a.out,
+                    adopt: a.adopt.adopt,
                 },
                 Parts {
                     api: Some(a.api),
@@ -489,6 +546,7 @@ impl CommandArgs {
                     dry_run: a.dry_run,
                     max_rounds: a.max_rounds,
                     out: None,
+                    adopt: a.adopt.adopt,
                 },
                 Parts {
                     api: Some(a.api),
@@ -509,6 +567,7 @@ impl CommandArgs {
                         dry_run: false,
                         max_rounds: 3,
                         out: None,
+                        adopt: a.adopt,
                     },
                 },
                 Parts {
@@ -533,30 +592,9 @@ impl CommandArgs {
                     ..Parts::default()
                 },
             ),
-            CommandArgs::Run(a) => {
-                let c = a.controller;
-                if c.interval < Duration::from_secs(1) {
-                    return Err("--interval must be at least 1s".into());
-                }
-                (
-                    Command::Run(RunOptions {
-                        files: a.manifests.files,
-                        interval: c.interval,
-                        jitter: c.jitter,
-                        listen: c.listen,
-                        once: c.once,
-                        grace_period: c.grace_period,
-                        backoff_base: BACKOFF_BASE,
-                        api_retry_deadline: api_retry_deadline(c.interval),
-                        safety: a.safety.into(),
-                    }),
-                    Parts {
-                        api: Some(a.api),
-                        owner: a.owner.owner,
-                        ..Parts::default()
-                    },
-                )
-            }
+            CommandArgs::Run(a) => a.into_command()?,
+            CommandArgs::Apps(a) => a.into_command(),
+            CommandArgs::Import(a) => a.into_command(),
             CommandArgs::Demo => (Command::Demo, Parts::default()),
             CommandArgs::Completions { shell } => {
                 reference(|cli| Command::Completions { shell, cli })
@@ -564,6 +602,59 @@ impl CommandArgs {
             CommandArgs::Man { dir } => reference(|cli| Command::Man { dir, cli }),
             CommandArgs::Sim(SimArgs::Serve(a)) => (a.into_command()?, Parts::default()),
         })
+    }
+}
+
+impl RunArgs {
+    fn into_command(self) -> Result<(Command, Parts), String> {
+        let c = self.controller;
+        if c.interval < Duration::from_secs(1) {
+            return Err("--interval must be at least 1s".into());
+        }
+        Ok((
+            Command::Run(RunOptions {
+                files: self.manifests.files,
+                interval: c.interval,
+                jitter: c.jitter,
+                listen: c.listen,
+                once: c.once,
+                grace_period: c.grace_period,
+                backoff_base: BACKOFF_BASE,
+                api_retry_deadline: api_retry_deadline(c.interval),
+                adopt: self.adopt.adopt,
+                safety: self.safety.into(),
+            }),
+            Parts {
+                api: Some(self.api),
+                owner: self.owner.owner,
+                ..Parts::default()
+            },
+        ))
+    }
+}
+
+impl AppsArgs {
+    fn into_command(self) -> (Command, Parts) {
+        let command = Command::Apps {
+            app_type: self.app_type,
+            format: self.output,
+        };
+        let parts = Parts {
+            api: Some(self.api),
+            ..Parts::default()
+        };
+        (command, parts)
+    }
+}
+
+impl ImportArgs {
+    fn into_command(self) -> (Command, Parts) {
+        let parts = Parts {
+            api: Some(self.api),
+            owner: self.owner,
+            ..Parts::default()
+        };
+        (Command::Import { out: self.out }, parts)
     }
 }
 

@@ -32,6 +32,8 @@ pub enum Command {
         max_rounds: u32,
         /// `plan --out`: where to save the plan.
         out: Option<PathBuf>,
+        /// `--adopt`: take hand-made grants over (or'ed with the manifest's `adopt`).
+        adopt: bool,
     },
     /// `apply PLAN`.
     ApplySaved {
@@ -42,6 +44,18 @@ pub enum Command {
     },
     /// `demo`.
     Demo,
+    /// `apps`.
+    Apps {
+        /// `--type`.
+        app_type: Option<String>,
+        /// `--output`.
+        format: crate::apps::Format,
+    },
+    /// `import`.
+    Import {
+        /// `--out`: the file to write; stdout when `None`.
+        out: Option<PathBuf>,
+    },
     /// `check`.
     Check(CheckOptions),
     /// `run`.

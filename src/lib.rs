@@ -9,6 +9,7 @@
 //! command layer imports `cli` or `commands` (`tests/layout.rs` checks it).
 
 pub mod apply;
+pub mod apps;
 pub mod build_info;
 pub mod check;
 pub mod cli;
@@ -19,7 +20,9 @@ pub mod controller;
 pub mod error_report;
 pub mod forward;
 pub mod github;
+pub mod grants;
 pub mod html;
+pub mod import;
 pub mod inventory;
 pub mod manifest;
 pub mod output;

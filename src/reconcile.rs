@@ -1,6 +1,8 @@
 //! The converge loop: read the account, diff, apply, and again, until the plan is empty
 //! or the round limit is reached.
 
+use std::fmt::Write as _;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyReport, apply};
@@ -94,6 +96,9 @@ fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -
         "the account did not converge after {rounds} round(s): still {} to create, {} to update, {} to attach, {} to detach, {} to delete",
         s.create, s.update, s.attach, s.detach, s.delete
     );
+    if s.adopt > 0 {
+        let _ = write!(msg, ", {} to adopt", s.adopt);
+    }
     if let Some(report) = report.filter(|r| !r.is_complete()) {
         msg.push_str("\nlast apply: ");
         msg.push_str(&report.to_string());
@@ -102,7 +107,8 @@ fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -
     msg
 }
 
-/// Reads the account and plans against it.
+/// Reads the account and plans against it; with `adopt` in the manifest (or from
+/// `--adopt`), hand-made grants of its servers are taken over.
 pub async fn plan_once(
     client: &Client,
     manifest: &Manifest,
@@ -110,7 +116,11 @@ pub async fn plan_once(
 ) -> Result<(Inventory, Plan), ReconcileError> {
     let inventory = inventory::fetch(client).await?;
     let desired = manifest::resolve(manifest, owner, &inventory)?;
-    let plan = plan::diff(&desired, &inventory);
+    let plan = if manifest.adopt {
+        plan::diff_adopting(&desired, &inventory)
+    } else {
+        plan::diff(&desired, &inventory)
+    };
     Ok((inventory, plan))
 }
 

@@ -43,7 +43,7 @@ fn seed_for(page: &str) -> Seed {
     if page == "check.md" {
         // A hand-made policy on the wiki that lets `ci-bot` in for @example.com users
         // only: the "depends on the request" case of the page's example.
-        let id = "f1a2b3c4-0005-4000-8000-00000000a005";
+        let id = "f1a2b3c4-0006-4000-8000-00000000a006";
         seed.policies.push(json!({
             "id": id,
             "name": "Employees via CI",

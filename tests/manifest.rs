@@ -292,7 +292,7 @@ fn a_field_with_no_close_match_gets_no_guess() {
     assert_eq!(
         lines(&err),
         [
-            "m.yaml:1:1: unknown field `colour` [help: expected one of `version`, `owner`, `account_id`, `servers`]"
+            "m.yaml:1:1: unknown field `colour` [help: expected one of `version`, `owner`, `account_id`, `adopt`, `servers`]"
         ]
     );
 }

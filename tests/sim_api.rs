@@ -303,7 +303,7 @@ async fn pagination_caps_per_page_and_ends_with_an_empty_page() {
         // Policies: default per_page is 100.
         let (_, policies) = api.get("/access/policies").await;
         assert_eq!(policies["result_info"]["per_page"], 100);
-        assert_eq!(policies["result"].as_array().unwrap().len(), 4);
+        assert_eq!(policies["result"].as_array().unwrap().len(), 5);
 
         assert_error(&api.get("/access/apps?per_page=0").await, 400, 12130);
     })

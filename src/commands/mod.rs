@@ -2,8 +2,10 @@
 //! per command; they use the library below and never the argument parser. Plans go to
 //! stdout (the product); logs and progress go to stderr.
 
+mod apps;
 mod check;
 mod demo;
+mod import;
 mod plans;
 mod reference;
 mod run;
@@ -34,10 +36,12 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             dry_run,
             max_rounds,
             out,
+            adopt,
         } => {
             let what = if *dry_run { "plan" } else { "apply" };
             let result = async {
-                let manifest = manifest::load(files)?;
+                let mut manifest = manifest::load(files)?;
+                manifest.adopt |= *adopt;
                 let permission = if *dry_run {
                     Permission::Read
                 } else {
@@ -71,6 +75,10 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             plans::report_failure(&config, "apply", result)
         }
         Command::Demo => demo::run().await,
+        Command::Apps { app_type, format } => {
+            apps::run(&config, app_type.as_deref(), *format).await
+        }
+        Command::Import { out } => import::run(&config, out.as_deref()).await,
         Command::Completions { shell, cli } => {
             reference::completions(cli, *shell, &mut std::io::stdout().lock()).map(|()| Status::Ok)
         }

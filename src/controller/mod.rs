@@ -57,6 +57,8 @@ pub struct RunOptions {
     /// Total time one API request may spend retrying before the cycle fails and the
     /// controller's backoff takes over ([`api_retry_deadline`] of the interval).
     pub api_retry_deadline: Duration,
+    /// `--adopt`: take hand-made grants over (or'ed with the manifest's `adopt`).
+    pub adopt: bool,
     /// The same safety rails as `reconcile`: a manifest emptied or cut by mistake is
     /// refused, not applied, and the refusal shows in `/readyz` and the metrics.
     pub safety: Safety,
@@ -273,7 +275,8 @@ impl Controller {
     }
 
     async fn reconcile(&mut self, cancel: &CancellationToken) -> Result<Outcome, Error> {
-        let manifest = manifest::load(&self.options.files)?;
+        let mut manifest = manifest::load(&self.options.files)?;
+        manifest.adopt |= self.options.adopt;
         if self.digest.as_deref() != Some(manifest.digest.as_str()) {
             tracing::info!(
                 digest = %manifest.digest,
@@ -410,6 +413,7 @@ fn log_success(outcome: &Outcome, duration_ms: u64) {
         duration_ms,
         drift = outcome.first_plan.summary().total(),
         rounds = outcome.rounds.len(),
+        adopted = count("adopt"),
         created = count("create"),
         updated = count("update"),
         attached,
@@ -451,13 +455,7 @@ mod tests {
             message: "too many".into(),
             plan: Box::new(crate::plan::Plan {
                 owner: "platform".into(),
-                servers: Vec::new(),
-                creates: Vec::new(),
-                updates: Vec::new(),
-                app_changes: Vec::new(),
-                deletes: Vec::new(),
-                unmanaged: Vec::new(),
-                managed_links: 0,
+                ..crate::plan::Plan::default()
             }),
             fingerprint: String::new(),
         };

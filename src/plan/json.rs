@@ -12,8 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, Plan, PolicyBody, PolicyRef,
-    ServerView, UnmanagedGrant, UpdatePolicy, ownership,
+    AdoptPolicy, AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, NotAdopted, Plan,
+    PolicyBody, PolicyRef, ServerView, UnmanagedGrant, UpdatePolicy, ownership,
 };
 
 /// The version of the document layout this build writes and reads.
@@ -48,11 +48,15 @@ pub struct PlanDocument {
     /// The MCP servers of the manifest, resolved, with their downstream apps and the
     /// header each forwards downstream.
     pub servers: Vec<ServerView>,
-    /// Every change, in the order apply makes them: creates, updates, attaches and
-    /// detaches (one app write per app), deletes.
+    /// Every change, in the order apply makes them: adoptions, creates, updates,
+    /// attaches and detaches (one app write per app), deletes.
     pub actions: Vec<Action>,
     /// Linked-token grants mcp-access reports but does not own.
     pub unmanaged: Vec<UnmanagedGrant>,
+    /// With `--adopt`: hand-made grants of manifest servers that are not adopted, each
+    /// with the reason, so a reviewer can fix them by hand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_adopted: Vec<NotAdopted>,
     /// Counts.
     pub summary: Counts,
     /// Per-object fingerprints (`app:<uid>`, `policy:<id>`), written by `plan --out` so
@@ -94,6 +98,20 @@ impl Generator {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
+    /// Take a hand-made grant over (`--adopt`): one PUT renames it into the managed
+    /// name and keeps every other field. Who can reach what does not change.
+    Adopt {
+        /// The policy id.
+        policy_id: String,
+        /// Its (hand-made) name now.
+        policy_name: String,
+        /// The server whose tokens it accepts.
+        server: AppView,
+        /// Its decided fields now.
+        before: PolicyBody,
+        /// What they become: only the name differs.
+        after: PolicyBody,
+    },
     /// POST the managed policy of a server that has none.
     Create {
         /// The server whose tokens the policy accepts.
@@ -139,6 +157,10 @@ pub enum Action {
         server: Option<AppView>,
         /// Why.
         reason: String,
+        /// The managed policy that keeps the server's access to the app in the same
+        /// app write (the link moves); absent when the detach takes access away.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moved_to: Option<String>,
     },
     /// DELETE a managed policy nothing should use any more (after it is unlinked).
     Delete {
@@ -166,6 +188,9 @@ pub struct Counts {
     pub detach: usize,
     /// Policies to delete.
     pub delete: usize,
+    /// Hand-made policies to adopt.
+    #[serde(default)]
+    pub adopt: usize,
     /// All changes.
     pub total: usize,
     /// API writes applying the plan takes.
@@ -205,12 +230,14 @@ impl PlanDocument {
             servers: plan.servers.clone(),
             actions: actions(plan),
             unmanaged: plan.unmanaged.clone(),
+            not_adopted: plan.not_adopted.clone(),
             summary: Counts {
                 create: s.create,
                 update: s.update,
                 attach: s.attach,
                 detach: s.detach,
                 delete: s.delete,
+                adopt: s.adopt,
                 total: s.total(),
                 writes: plan.writes(),
                 managed_links: plan.managed_links,
@@ -227,15 +254,29 @@ impl PlanDocument {
         let mut plan = Plan {
             owner: self.owner.clone(),
             servers: self.servers.clone(),
+            adoptions: Vec::new(),
             creates: Vec::new(),
             updates: Vec::new(),
             app_changes: Vec::new(),
             deletes: Vec::new(),
             unmanaged: self.unmanaged.clone(),
+            not_adopted: self.not_adopted.clone(),
             managed_links: self.summary.managed_links,
         };
         for action in &self.actions {
             match action.clone() {
+                Action::Adopt {
+                    policy_id,
+                    server,
+                    before,
+                    after,
+                    ..
+                } => plan.adoptions.push(AdoptPolicy {
+                    policy_id,
+                    server,
+                    before,
+                    after,
+                }),
                 Action::Create { server, after, .. } => plan.creates.push(CreatePolicy {
                     server,
                     body: after,
@@ -266,11 +307,13 @@ impl PlanDocument {
                     policy_name,
                     server,
                     reason,
+                    moved_to,
                 } => app_change(&mut plan.app_changes, app).detach.push(Detach {
                     policy_id,
                     policy_name,
                     server,
                     reason,
+                    moved_to,
                 }),
                 Action::Delete {
                     policy_id,
@@ -305,6 +348,15 @@ fn app_change(changes: &mut Vec<AppChange>, app: AppView) -> &mut AppChange {
 /// Every action of `plan`, in apply order.
 pub fn actions(plan: &Plan) -> Vec<Action> {
     let mut out = Vec::with_capacity(plan.summary().total());
+    for a in &plan.adoptions {
+        out.push(Action::Adopt {
+            policy_id: a.policy_id.clone(),
+            policy_name: a.before.name.clone(),
+            server: a.server.clone(),
+            before: a.before.clone(),
+            after: a.after.clone(),
+        });
+    }
     for c in &plan.creates {
         out.push(Action::Create {
             server: c.server.clone(),
@@ -337,6 +389,7 @@ pub fn actions(plan: &Plan) -> Vec<Action> {
                 policy_name: d.policy_name.clone(),
                 server: d.server.clone(),
                 reason: d.reason.clone(),
+                moved_to: d.moved_to.clone(),
             });
         }
     }

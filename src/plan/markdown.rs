@@ -113,12 +113,7 @@ fn head(plan: &Plan, notes: &[String]) -> String {
     if plan.is_empty() {
         s.push_str("**No changes.** The account matches the manifest.\n\n");
     } else {
-        let c = plan.summary();
-        let _ = writeln!(
-            s,
-            "**Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.**\n",
-            c.create, c.update, c.attach, c.detach, c.delete
-        );
+        let _ = writeln!(s, "**{}.**\n", plan.summary().sentence());
     }
     for note in notes {
         s.push_str(note.trim_end());
@@ -171,11 +166,45 @@ fn sections(plan: &Plan) -> Vec<Section> {
             footer: "\n".to_owned(),
             unit: "unmanaged grants",
         },
+        Section {
+            header: "#### Not adopted\n\nHand-made grants of manifest servers that `--adopt` leaves alone; fix them by hand to adopt them.\n\n| Policy | Servers | Why |\n| --- | --- | --- |\n".to_owned(),
+            chunks: plan
+                .not_adopted
+                .iter()
+                .map(|n| {
+                    let servers: Vec<String> = n.servers.iter().map(app).collect();
+                    format!(
+                        "| {} (`{}`) | {} | {} |\n",
+                        cell(&n.policy_name),
+                        cell(&n.policy_id),
+                        servers.join(", "),
+                        cell(&n.reason)
+                    )
+                })
+                .collect(),
+            footer: "\n".to_owned(),
+            unit: "policies not adopted",
+        },
     ]
 }
 
 fn row(action: &Action) -> String {
     let (server, downstream, what) = match action {
+        Action::Adopt {
+            server,
+            policy_id,
+            policy_name,
+            ..
+        } => (
+            app(server),
+            "—".to_owned(),
+            format!(
+                "= adopt policy \"{}\" ({}) for server {}",
+                cell(policy_name),
+                cell(policy_id),
+                cell(&server.name)
+            ),
+        ),
         Action::Create { server, .. } => {
             (app(server), "—".to_owned(), "➕ create policy".to_owned())
         }
@@ -232,6 +261,20 @@ fn details(action: &Action) -> Option<String> {
             ..
         } => (
             format!("Update policy {} ({})", html(policy_name), html(policy_id)),
+            body_diff(&before.to_json(), &after.to_json()),
+        ),
+        Action::Adopt {
+            policy_id,
+            policy_name,
+            before,
+            after,
+            ..
+        } => (
+            format!(
+                "Adopt policy {} ({}): only its name changes",
+                html(policy_name),
+                html(policy_id)
+            ),
             body_diff(&before.to_json(), &after.to_json()),
         ),
         _ => return None,

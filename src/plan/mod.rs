@@ -1,18 +1,21 @@
 //! The plan: what must change for the account to match the manifest. [`diff`] computes
 //! it without I/O; the renderers turn it into text for people and machines.
 
+mod adopt;
 mod diff;
 pub mod json;
 pub mod markdown;
 pub mod ownership;
 pub mod text;
 
+use std::fmt::Write as _;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cloudflare::types::{NON_IDENTITY, Policy};
-pub use diff::diff;
+pub use diff::{diff, diff_adopting};
 
 /// The fields of a managed policy that mcp-access decides. Everything else a policy
 /// carries (session duration, approval settings, ...) is left as the API keeps it.
@@ -163,6 +166,10 @@ pub struct Detach {
     pub server: Option<AppView>,
     /// Why.
     pub reason: String,
+    /// When the same app PUT leaves the server's managed policy linked (it attaches it,
+    /// or it is there already), that policy's id: the link moves, access stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
 }
 
 /// One app PUT: every attach and detach of that app together.
@@ -186,6 +193,35 @@ pub struct DeletePolicy {
     /// The server it served, when it names one.
     pub server: Option<AppView>,
     /// Why.
+    pub reason: String,
+}
+
+/// Take over a hand-made grant (`--adopt`): rename it into the managed name, one
+/// policy PUT that keeps every other field. From then on it is the server's managed
+/// policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdoptPolicy {
+    /// The policy id.
+    pub policy_id: String,
+    /// The server it grants.
+    pub server: AppView,
+    /// Its decided fields now (a plain grant under a hand-made name).
+    pub before: PolicyBody,
+    /// The same with the managed name.
+    pub after: PolicyBody,
+}
+
+/// A hand-made grant naming a manifest server that `--adopt` leaves alone, and why: a
+/// reviewer can fix it by hand (or leave it unmanaged).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NotAdopted {
+    /// The policy id.
+    pub policy_id: String,
+    /// Its name.
+    pub policy_name: String,
+    /// The manifest servers it names.
+    pub servers: Vec<AppView>,
+    /// Why it is not adopted.
     pub reason: String,
 }
 
@@ -219,23 +255,41 @@ pub struct Summary {
     pub detach: usize,
     /// Policies to delete.
     pub delete: usize,
+    /// Hand-made policies to adopt.
+    #[serde(default)]
+    pub adopt: usize,
 }
 
 impl Summary {
     /// Total number of changes.
     pub fn total(&self) -> usize {
-        self.create + self.update + self.attach + self.detach + self.delete
+        self.create + self.update + self.attach + self.detach + self.delete + self.adopt
+    }
+
+    /// `Plan: 1 to create, 0 to update, ...`, without a full stop. Adoptions are named
+    /// only when there are some, so plans without `--adopt` read as they always did.
+    pub fn sentence(&self) -> String {
+        let mut s = format!(
+            "Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete",
+            self.create, self.update, self.attach, self.detach, self.delete
+        );
+        if self.adopt > 0 {
+            let _ = write!(s, ", {} to adopt", self.adopt);
+        }
+        s
     }
 }
 
-/// Everything that must change, in the order apply runs it: creates and updates, app
-/// changes, deletes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything that must change, in the order apply runs it: adoptions, creates and
+/// updates, app changes, deletes. The default is the empty plan of no owner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The ownership id the plan manages.
     pub owner: String,
     /// The servers of the manifest, resolved.
     pub servers: Vec<ServerView>,
+    /// Hand-made grants to take over (`--adopt`), one per server at most.
+    pub adoptions: Vec<AdoptPolicy>,
     /// Policies to create, one per server without one.
     pub creates: Vec<CreatePolicy>,
     /// Managed policies edited by hand, to put back.
@@ -246,6 +300,8 @@ pub struct Plan {
     pub deletes: Vec<DeletePolicy>,
     /// Grants mcp-access reports but does not own.
     pub unmanaged: Vec<UnmanagedGrant>,
+    /// With `--adopt`: hand-made grants of manifest servers left alone, with why.
+    pub not_adopted: Vec<NotAdopted>,
     /// Managed links that exist and stay (for safety thresholds and metrics).
     pub managed_links: usize,
 }
@@ -264,11 +320,27 @@ impl Plan {
             attach: self.app_changes.iter().map(|c| c.attach.len()).sum(),
             detach: self.app_changes.iter().map(|c| c.detach.len()).sum(),
             delete: self.deletes.len(),
+            adopt: self.adoptions.len(),
         }
     }
 
     /// The number of API writes applying this plan takes.
     pub fn writes(&self) -> usize {
-        self.creates.len() + self.updates.len() + self.app_changes.len() + self.deletes.len()
+        self.adoptions.len()
+            + self.creates.len()
+            + self.updates.len()
+            + self.app_changes.len()
+            + self.deletes.len()
+    }
+
+    /// Detaches that take access away: those whose server keeps no managed link on
+    /// that app. A link moved onto the server's managed policy (an adoption, a
+    /// duplicate folded into the one kept) is not a removal.
+    pub fn removals(&self) -> usize {
+        self.app_changes
+            .iter()
+            .flat_map(|c| &c.detach)
+            .filter(|d| d.moved_to.is_none())
+            .count()
     }
 }

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{AppView, Plan, UpdatePolicy};
+use super::{AdoptPolicy, AppView, Plan, UpdatePolicy};
 
 /// Styles used by the text renderer; [`Palette::plain`] writes no escape codes.
 #[derive(Debug, Clone, Copy)]
@@ -49,15 +49,11 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
     let (groups, lines) = action_lines(plan, p);
     write_groups(plan, p, &groups, &lines, out)?;
     write_unmanaged(plan, p, out)?;
+    write_not_adopted(plan, p, out)?;
     if plan.is_empty() {
         writeln!(out, "No changes. The account matches the manifest.")
     } else {
-        let s = plan.summary();
-        writeln!(
-            out,
-            "Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.",
-            s.create, s.update, s.attach, s.detach, s.delete
-        )
+        writeln!(out, "{}.", plan.summary().sentence())
     }
 }
 
@@ -94,6 +90,10 @@ fn action_lines(plan: &Plan, p: Palette) -> (Groups, Vec<(usize, String)>) {
     };
 
     let mut lines: Vec<(usize, String)> = Vec::new();
+    for a in &plan.adoptions {
+        let g = group_of(Some(&a.server));
+        lines.push((g, adopt_line(a, p)));
+    }
     for c in &plan.creates {
         let g = group_of(Some(&c.server));
         lines.push((
@@ -234,6 +234,45 @@ fn write_unmanaged(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<(
         writeln!(out)?;
     }
     Ok(())
+}
+
+fn write_not_adopted(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
+    if plan.not_adopted.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}Not adopted (hand-made grants of manifest servers that --adopt leaves alone){}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for n in &plan.not_adopted {
+        let servers: Vec<String> = n.servers.iter().map(describe).collect();
+        writeln!(
+            out,
+            "  {:?} ({}) for {}: {}",
+            n.policy_name,
+            n.policy_id,
+            servers.join(", "),
+            n.reason
+        )?;
+    }
+    writeln!(out)
+}
+
+/// `= adopt policy "<hand-made name>" (<id>) for server <server>`.
+fn adopt_line(a: &AdoptPolicy, p: Palette) -> String {
+    format!(
+        "  {}= adopt policy {:?} ({}) for server {}{} {}(renamed {:?}; nothing else changes){}",
+        p.update.render(),
+        a.before.name,
+        a.policy_id,
+        a.server.name,
+        p.update.render_reset(),
+        p.dim.render(),
+        a.after.name,
+        p.dim.render_reset()
+    )
 }
 
 /// `~ update policy ...` with the diff of its body.

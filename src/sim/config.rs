@@ -23,6 +23,10 @@ pub struct SimConfig {
     pub rate_limit: Option<RateLimit>,
     /// Injected latency and failures.
     pub faults: Faults,
+    /// Keep every successful write with its body and result, in the order the state
+    /// changed ([`super::Simulator::write_log`]), so a test can replay an apply write
+    /// by write. Off by default: a large account's log would be large.
+    pub record_writes: bool,
     /// Requests another client of the same user spends at the start of every
     /// rate-limit window (so this one gets only the rest). 0: the budget is ours.
     pub rate_limit_spent: u32,
@@ -54,6 +58,7 @@ impl Default for SimConfig {
                 window: Duration::from_secs(300),
             }),
             faults: Faults::default(),
+            record_writes: false,
             rate_limit_spent: 0,
             misbehave: super::Misbehaviour::default(),
         }

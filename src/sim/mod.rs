@@ -90,6 +90,19 @@ pub struct JournalEntry {
     pub status: u16,
 }
 
+/// One write that changed the account, as [`Simulator::write_log`] keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteRecord {
+    /// `POST`, `PUT` or `DELETE`.
+    pub method: String,
+    /// The full request path, `/client/v4/...`.
+    pub path: String,
+    /// The request body (`null` for a DELETE).
+    pub body: Value,
+    /// The `result` the simulator answered (the created policy of a POST, ...).
+    pub result: Value,
+}
+
 impl JournalEntry {
     /// True for anything but `GET` (and `HEAD`).
     pub fn is_write(&self) -> bool {
@@ -175,9 +188,17 @@ impl Simulator {
         lock(&self.shared.journal).clone()
     }
 
-    /// Forgets the requests received so far.
+    /// Forgets the requests received so far (and the write log).
     pub fn clear_journal(&self) {
         lock(&self.shared.journal).clear();
+        lock(&self.shared.write_log).clear();
+    }
+
+    /// With [`SimConfig::record_writes`]: every successful write, in the order it
+    /// changed the account (recorded under the same lock as the change, so concurrent
+    /// writes appear in the order they took effect). Empty otherwise.
+    pub fn write_log(&self) -> Vec<WriteRecord> {
+        lock(&self.shared.write_log).clone()
     }
 
     /// The journal's non-GET entries.

@@ -31,8 +31,10 @@ impl Seed {
 
     /// The demo account: an MCP server app (self-hosted) and an `OIDC` `SaaS` MCP server,
     /// a `SAML` `SaaS` app, an `SSH` app, self-hosted downstream apps with rich settings,
-    /// reusable `Allow employees` / `Block contractors` policies and an unmanaged
-    /// Linked App Token grant (`Legacy CI token grant` for `ci-bot`, on `Billing dashboard`).
+    /// reusable `Allow employees` / `Block contractors` policies and two unmanaged
+    /// Linked App Token grants: `Legacy CI token grant` for `ci-bot`, on `Billing
+    /// dashboard`, and `Allow requests from MCP server` for `support-mcp`, on `Status
+    /// page`, made by hand the way Cloudflare's guide shows (what `--adopt` takes over).
     /// Every id is fixed, so demo output is reproducible.
     pub fn demo() -> Seed {
         // The fixture is part of the crate and covered by a unit test.
@@ -65,7 +67,7 @@ mod tests {
         let store = Seed::from_json(DEMO_ACCOUNT).unwrap().to_store().unwrap();
         let apps = store.apps();
         assert_eq!(apps.len(), 9);
-        assert_eq!(store.policies().len(), 4);
+        assert_eq!(store.policies().len(), 5);
         let billing = apps
             .iter()
             .find(|a| a["name"] == "Billing dashboard")
