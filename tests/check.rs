@@ -718,3 +718,65 @@ async fn the_cli_filters_and_writes_json_and_markdown() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_writes_one_self_contained_html_page() {
+    timed(async {
+        let account = Account::demo().await;
+        let file = manifest_file(DEMO);
+        let path = file.path().to_str().unwrap();
+        let (code, html, err) = run_cli(&account.sim, &["check", "-f", path, "-o", "html"]).await;
+        assert_eq!(code, 0, "{err}");
+        let (_, plan, _) = run_cli(&account.sim, &["plan", "-f", path, "-o", "json"]).await;
+        let plan: Value = serde_json::from_str(&plan).unwrap();
+
+        assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+        assert!(html.trim_end().ends_with("</html>"));
+        // Nothing to fetch: no external script, style, image or font, and a policy that
+        // allows only the page's own inline code.
+        for outside in ["src=", "href=\"http", "@import", "<link"] {
+            assert!(!html.contains(outside), "{outside} in the page");
+        }
+        for (at, _) in html.match_indices("url(") {
+            assert!(html[at..].starts_with("url(#"), "only same-page references");
+        }
+        assert!(html.contains(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src &#39;none&#39;;"
+        ));
+        assert_eq!(html.matches("<script>").count(), 1, "one script, inline");
+        // Provenance: the account, the manifest's digest, when.
+        assert!(html.contains(&format!("<code>{}</code>", account.sim.account_id())));
+        let digest = plan["manifest_digest"].as_str().unwrap();
+        assert!(html.contains(&format!("<code>{digest}</code>")));
+        assert!(html.contains("<div><dt>Generated</dt><dd>20"));
+        // The summary reads without the script; undeclared grants first.
+        let undeclared = html.find("Undeclared grants (1)").unwrap();
+        assert!(undeclared < html.find("Declared but missing (3)").unwrap());
+        assert!(html.contains(
+            "ci-bot → Billing dashboard</a>: granted via “Legacy CI token grant” (unmanaged)"
+        ));
+        // The data the script draws from: every pair of the JSON report.
+        let start = html
+            .find("<script type=\"application/json\" id=\"access-data\">")
+            .unwrap();
+        let data = &html[start..];
+        let data = &data[data.find('>').unwrap() + 1..data.find("</script>").unwrap()];
+        let data: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(data["counts"]["pairs"], 5);
+        assert_eq!(data["pairs"].as_array().unwrap().len(), 5);
+        assert_eq!(data["owner"], "platform");
+
+        let (code, html, _) = run_cli(
+            &account.sim,
+            &["check", "-f", path, "--from", "ci-bot", "-o", "html"],
+        )
+        .await;
+        assert_eq!(code, 0);
+        assert!(
+            html.contains("Tokens from &quot;ci-bot&quot;."),
+            "the scope"
+        );
+        assert!(account.sim.writes().is_empty(), "check never writes");
+    })
+    .await;
+}

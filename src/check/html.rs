@@ -4,6 +4,7 @@
 //! reach what, drawn by the shared access view of [`crate::html`]. The controller's
 //! status page shows the same view, from [`access_data`].
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::time::SystemTime;
@@ -45,6 +46,49 @@ impl Provenance {
     }
 }
 
+/// An app as the page names it: its name, or its uid when it has none.
+fn display(app: &AppInfo) -> &str {
+    if app.name.is_empty() {
+        &app.uid
+    } else {
+        &app.name
+    }
+}
+
+/// Orders names as people do: runs of digits by their value (`server-2` before
+/// `server-10`), the rest case-insensitively.
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    fn chunks(s: &str) -> impl Iterator<Item = (bool, &str)> {
+        let mut rest = s;
+        std::iter::from_fn(move || {
+            let first = rest.chars().next()?;
+            let digits = first.is_ascii_digit();
+            let end = rest
+                .find(|c: char| c.is_ascii_digit() != digits)
+                .unwrap_or(rest.len());
+            let (chunk, tail) = rest.split_at(end);
+            rest = tail;
+            Some((digits, chunk))
+        })
+    }
+    let (mut x, mut y) = (chunks(a), chunks(b));
+    loop {
+        let order = match (x.next(), y.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some((true, m)), Some((true, n))) => {
+                let (m, n) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
+                m.len().cmp(&n.len()).then_with(|| m.cmp(n))
+            }
+            (Some((_, m)), Some((_, n))) => m.to_lowercase().cmp(&n.to_lowercase()),
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+}
+
 /// Writes the report as an HTML page.
 pub fn render(report: &Report, provenance: &Provenance, out: &mut dyn Write) -> io::Result<()> {
     let page = Document {
@@ -59,15 +103,17 @@ pub fn render(report: &Report, provenance: &Provenance, out: &mut dyn Write) -> 
 /// The report in the access view's compact form.
 pub fn access_data(report: &Report) -> AccessData {
     let mut apps: Vec<&AppInfo> = report.pairs.iter().flat_map(|p| [&p.from, &p.to]).collect();
-    apps.sort();
+    apps.sort_by(|a, b| a.uid.cmp(&b.uid));
     apps.dedup_by(|a, b| a.uid == b.uid);
+    // As people sort: server-2 before server-10.
+    apps.sort_by(|a, b| natural_cmp(display(a), display(b)).then_with(|| a.uid.cmp(&b.uid)));
     let app_index: HashMap<&str, u32> = apps
         .iter()
         .enumerate()
         .map(|(i, a)| (a.uid.as_str(), index(i)))
         .collect();
     let mut policies = Policies::default();
-    let pairs: Vec<PairRow> = report
+    let mut pairs: Vec<PairRow> = report
         .pairs
         .iter()
         .map(|p| {
@@ -93,6 +139,7 @@ pub fn access_data(report: &Report) -> AccessData {
             )
         })
         .collect();
+    pairs.sort_by_key(|p| (p.0, p.1));
     let s = &report.summary;
     let servers = {
         let mut uids: Vec<&str> = report.pairs.iter().map(|p| p.from.uid.as_str()).collect();
@@ -214,5 +261,20 @@ impl Policies {
                 .map(|c| effect_code(c.effect))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_as_people_read_them() {
+        let mut names = ["server-10", "Server-2", "server-1", "api", "server-02b", "Wiki"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            ["api", "server-1", "Server-2", "server-02b", "server-10", "Wiki"]
+        );
     }
 }

@@ -28,6 +28,8 @@ pub const MODE: &str = "heal";
 /// Writes one reconcile made, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Changes {
+    /// Hand-made grants taken over (`--adopt`).
+    pub adopted: usize,
     /// Policies created.
     pub created: usize,
     /// Policies updated.
@@ -43,6 +45,7 @@ pub struct Changes {
 impl Changes {
     /// Adds what an apply did.
     pub fn add(&mut self, report: &ApplyReport) {
+        self.adopted += report.count("adopt");
         self.created += report.count("create");
         self.updated += report.count("update");
         self.attached += report.attached;
@@ -53,6 +56,7 @@ impl Changes {
     /// `created 2, attached 4`, or `none`.
     pub fn describe(&self) -> String {
         let parts: Vec<String> = [
+            ("adopted", self.adopted),
             ("created", self.created),
             ("updated", self.updated),
             ("attached", self.attached),
