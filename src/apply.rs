@@ -6,6 +6,11 @@
 //! adoption only renames; each app PUT adds the links it gains and drops the ones it
 //! loses in one write (a link moving between policies is never absent); a policy is
 //! deleted only once every app that linked it was rewritten.
+//!
+//! Legacy policies (`--convert-legacy`) are converted first. An app is never PUT when
+//! its fresh read shows something a whole-app update could damage (legacy policies,
+//! write-only secrets), whatever the plan said: the account may have changed since it
+//! was planned.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -25,7 +30,7 @@ use crate::plan::{
 /// One write that was made (or found unnecessary).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Done {
-    /// `adopt`, `create`, `update`, `app`, `delete`.
+    /// `convert`, `adopt`, `create`, `update`, `app`, `delete`.
     pub kind: &'static str,
     /// What, for people: `create policy "..." (id)`.
     pub what: String,
@@ -93,9 +98,11 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
     let progress = client.progress();
     progress.set_message("applying");
     progress.inc_length(plan.writes() as u64);
+    let not_converted = apply_converts(client, plan, cancel, &mut report).await;
     let unadopted = apply_adoptions(client, plan, cancel, &mut report).await;
     let mut ready = apply_policies(client, plan, cancel, &mut report).await;
     ready.unadopted = unadopted;
+    ready.not_converted = not_converted;
     let still_linked = apply_apps(client, plan, &ready, cancel, &mut report).await;
     apply_deletes(client, plan, &still_linked, cancel, &mut report).await;
     report
@@ -108,6 +115,51 @@ struct Ready {
     created: HashMap<String, String>,
     /// Policies whose adoption failed: no app is linked to them in their name.
     unadopted: HashSet<String>,
+    /// Apps whose legacy policies could not be converted: their changes are not made.
+    not_converted: HashSet<String>,
+}
+
+/// Step 0: convert legacy policies to reusable ones (`--convert-legacy`). Returns the
+/// uids of the apps a conversion failed for: their changes must not be made.
+async fn apply_converts(
+    client: &Client,
+    plan: &Plan,
+    cancel: &CancellationToken,
+    report: &mut ApplyReport,
+) -> HashSet<String> {
+    let results = each(client, &plan.converts, cancel, |c| async move {
+        match client.make_reusable(&c.app.uid, &c.policy.policy_id).await {
+            Ok(()) => Ok(()),
+            // Already converted (a concurrent run, a lost response)? Then it is listed.
+            Err(e) => match client.get_policy(&c.policy.policy_id).await {
+                Ok(_) => Ok(()),
+                Err(_) => Err(e.to_string()),
+            },
+        }
+    })
+    .await;
+    let mut failed = HashSet::new();
+    for (c, result) in results {
+        client.progress().inc(1);
+        let what = format!(
+            "convert legacy policy {:?} ({}) on app {:?} to reusable",
+            c.policy.policy_name, c.policy.policy_id, c.app.name
+        );
+        match result {
+            Ok(()) => {
+                tracing::info!(app = %c.app.uid, policy = %c.policy.policy_id, "converted legacy policy to reusable");
+                report.done.push(Done {
+                    kind: "convert",
+                    what,
+                });
+            }
+            Err(why) => {
+                failed.insert(c.app.uid.clone());
+                report.not_done.push(NotDone { what, why });
+            }
+        }
+    }
+    failed
 }
 
 /// Step 1a: rename the adopted policies. Returns the ids of those not adopted.
@@ -157,10 +209,10 @@ async fn adopt_once(client: &Client, adopt: &AdoptPolicy) -> Result<bool, String
         .await
         .map_err(|e| e.to_string())?;
     let have = PolicyBody::of(&current);
-    if have == adopt.after {
+    if have.same_meaning(&adopt.after) {
         return Ok(false);
     }
-    if have != adopt.before {
+    if !have.same_meaning(&adopt.before) {
         return Err(
             "not adopted: the policy changed since the plan was made; run plan again".into(),
         );
@@ -230,7 +282,7 @@ async fn apply_policies(
     }
     Ready {
         created,
-        unadopted: HashSet::new(),
+        ..Ready::default()
     }
 }
 
@@ -421,6 +473,12 @@ async fn change_app(
     change: &AppChange,
     ready: &Ready,
 ) -> Result<AppOutcome, String> {
+    if ready.not_converted.contains(&change.app.uid) {
+        return Err(
+            "skipped: converting the app's legacy policies failed, and an app update would delete them"
+                .to_owned(),
+        );
+    }
     let mut want = Vec::new();
     for attach in &change.attach {
         match &attach.policy {
@@ -447,6 +505,20 @@ async fn change_app(
         .get_app(&change.app.uid)
         .await
         .map_err(|e| e.to_string())?;
+    let legacy = app.marked_legacy_policy_ids();
+    if !legacy.is_empty() {
+        return Err(format!(
+            "not written: the app carries legacy (app-scoped) policies ({}); an app update would be refused or delete them. Convert them (--convert-legacy, or make_reusable) and run again",
+            legacy.join(", ")
+        ));
+    }
+    let secrets = app.write_only_secrets();
+    if !secrets.is_empty() {
+        return Err(format!(
+            "not written: the app's configuration carries write-only secret field(s) ({}) that a read may not return, so an app update could clear them. Attach the policy by hand in the dashboard",
+            secrets.join(", ")
+        ));
+    }
     let (links, attached, detached) = relink(&app, &want, &drop);
     if attached == 0 && detached == 0 {
         // Someone (a concurrent run) already made this change.

@@ -21,6 +21,7 @@ use crate::cloudflare::{ApiSettings, DEFAULT_BASE_URL, Rate};
 use crate::config::{Command, Config, LogFormat};
 use crate::controller::{BACKOFF_BASE, Jitter, RunOptions, api_retry_deadline};
 use crate::output::OutputFormat;
+use crate::plan::PlanOptions;
 use crate::safety::{Safety, SyncPolicy};
 use crate::sim::{Faults, RateLimit, Seed, SimConfig};
 
@@ -67,6 +68,33 @@ struct OwnerArgs {
     /// Ownership id; overrides the manifest's `owner`.
     #[arg(long, value_name = "ID")]
     owner: Option<String>,
+}
+
+/// Choices the planner takes beyond the manifest (`plan`, `reconcile`, `apply`, `run`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Planning")]
+struct PlanningArgs {
+    /// Convert legacy (app-scoped) policies on the apps the plan changes to reusable
+    /// ones first (same id, rules and precedence; they stay unmanaged). Without it,
+    /// those app changes are blocked: an app update would delete legacy policies.
+    #[arg(long)]
+    convert_legacy: bool,
+    /// Reusable policies the account may have; a plan that would create past it is
+    /// refused before any write. Raise it only if Cloudflare raised your account's
+    /// limit.
+    #[arg(long, value_name = "N", default_value_t = crate::plan::POLICY_LIMIT)]
+    policy_limit: usize,
+}
+
+impl From<PlanningArgs> for PlanOptions {
+    fn from(a: PlanningArgs) -> Self {
+        Self {
+            convert_legacy: a.convert_legacy,
+            policy_limit: a.policy_limit,
+            // `--adopt` reaches the planner through the manifest (`Manifest::adopt`).
+            adopt: false,
+        }
+    }
 }
 
 /// `--adopt`, for the commands that plan.
@@ -280,6 +308,8 @@ struct PlanArgs {
     #[command(flatten)]
     safety: SafetyArgs,
     #[command(flatten)]
+    planning: PlanningArgs,
+    #[command(flatten)]
     api: ApiArgs,
 }
 
@@ -303,6 +333,8 @@ struct ReconcileArgs {
     exit_code: ExitCodeArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -332,6 +364,8 @@ struct ApplyArgs {
     output: OutputArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -370,6 +404,8 @@ struct RunArgs {
     controller: ControllerArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -461,6 +497,22 @@ struct SimServeArgs {
     /// Server-side maximum `per_page` when listing policies.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     policies_page_cap: u32,
+    /// Store policy rules normalised, as an API might: empty lists as null, rules and
+    /// keys reordered, empty selectors added (same meaning, other bytes).
+    #[arg(long)]
+    normalise_rules: bool,
+    /// Return write-only secrets (SCIM credentials, an OIDC SaaS app's client secret)
+    /// on reads; by default they are never returned, the worst case.
+    #[arg(long)]
+    reveal_secrets: bool,
+    /// Leave this reusable policy out of the policy list (still linked and served by
+    /// id), as a list that missed it would; repeatable.
+    #[arg(long, value_name = "ID")]
+    unlisted_policy: Vec<String>,
+    /// Reusable policies the simulated account may have (Cloudflare's limit is 500);
+    /// 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    policy_limit: usize,
     /// Requests another client of the same user spends at the start of every
     /// rate-limit window (the budget is shared, as Cloudflare's is).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -530,6 +582,7 @@ impl CommandArgs {
                     dry_run: true,
                     max_rounds: 1,
                     out: a.out,
+                    plan: a.planning.into(),
                     adopt: a.adopt.adopt,
                 },
                 Parts {
@@ -546,6 +599,7 @@ impl CommandArgs {
                     dry_run: a.dry_run,
                     max_rounds: a.max_rounds,
                     out: None,
+                    plan: a.planning.into(),
                     adopt: a.adopt.adopt,
                 },
                 Parts {
@@ -567,6 +621,7 @@ impl CommandArgs {
                         dry_run: false,
                         max_rounds: 3,
                         out: None,
+                        plan: a.planning.into(),
                         adopt: a.adopt,
                     },
                 },
@@ -606,6 +661,7 @@ impl CommandArgs {
 }
 
 impl RunArgs {
+    /// The `run` command and its settings.
     fn into_command(self) -> Result<(Command, Parts), String> {
         let c = self.controller;
         if c.interval < Duration::from_secs(1) {
@@ -623,6 +679,7 @@ impl RunArgs {
                 api_retry_deadline: api_retry_deadline(c.interval),
                 adopt: self.adopt.adopt,
                 safety: self.safety.into(),
+                plan: self.planning.into(),
             }),
             Parts {
                 api: Some(self.api),
@@ -763,6 +820,10 @@ impl SimServeArgs {
             apps_page_cap: self.apps_page_cap as usize,
             policies_page_cap: self.policies_page_cap as usize,
             faults,
+            normalise_rules: self.normalise_rules,
+            reveal_secrets: self.reveal_secrets,
+            unlisted_policies: self.unlisted_policy,
+            policy_limit: (self.policy_limit > 0).then_some(self.policy_limit),
             rate_limit: Some(RateLimit {
                 requests: self.rate_limit.requests,
                 window: self.rate_limit.per,

@@ -11,6 +11,7 @@ use crate::check::CheckOptions;
 use crate::cloudflare::ApiSettings;
 use crate::controller::RunOptions;
 use crate::output::OutputFormat;
+use crate::plan::PlanOptions;
 use crate::safety::Safety;
 use crate::sim::{Seed, SimConfig};
 
@@ -32,6 +33,8 @@ pub enum Command {
         max_rounds: u32,
         /// `plan --out`: where to save the plan.
         out: Option<PathBuf>,
+        /// `--convert-legacy` and the planner's other choices.
+        plan: PlanOptions,
         /// `--adopt`: take hand-made grants over (or'ed with the manifest's `adopt`).
         adopt: bool,
     },

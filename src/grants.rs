@@ -11,8 +11,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::cloudflare::types::{App, NON_IDENTITY, Policy, SAAS, SELF_HOSTED, linked_app_uids};
-use crate::inventory::{AttachedPolicy, Inventory};
+use crate::cloudflare::types::{
+    App, MCP, MCP_PORTAL, NON_IDENTITY, Policy, SAAS, SELF_HOSTED, linked_app_uids,
+};
+use crate::inventory::{AttachedPolicy, Inventory, PolicyScope};
 
 /// The decision that lets a request in without any login: it also accepts linked
 /// tokens, but a manifest link never creates one.
@@ -112,7 +114,10 @@ pub fn grants(inventory: &Inventory) -> Vec<Grant<'_>> {
 /// types `manifest::resolve` accepts), and why not.
 pub fn can_be_server(app: &App) -> Result<(), String> {
     match (app.app_type(), app.saas_auth_type()) {
-        (SELF_HOSTED, _) | (SAAS, Some("oidc")) => Ok(()),
+        (SELF_HOSTED | MCP, _) | (SAAS, Some("oidc")) => Ok(()),
+        (MCP_PORTAL, _) => {
+            Err("an `mcp_portal` app fronts MCP servers; name the `mcp` app behind it".to_owned())
+        }
         (SAAS, auth) => Err(format!(
             "a SaaS app with `{}` authentication cannot issue Linked App Tokens",
             auth.unwrap_or("saml")
@@ -136,7 +141,7 @@ pub fn can_be_downstream(app: &App) -> Result<(), String> {
 /// The server an attached policy plainly grants, or every reason it is not plain.
 pub fn plain_server<'a>(policy: &AttachedPolicy<'a>) -> Result<&'a str, Vec<NotPlain>> {
     classify(
-        policy.reusable,
+        policy.scope == PolicyScope::Reusable,
         policy.decision,
         policy.include,
         policy.exclude,
@@ -216,6 +221,26 @@ mod tests {
         let mut body = body.clone();
         body["id"] = json!("p");
         Policy::from_value(body).unwrap()
+    }
+
+    /// The roles follow `manifest::resolve`'s type rules: an `mcp` app is a server,
+    /// never a downstream app; a portal is neither.
+    #[test]
+    fn app_types_decide_which_end_of_a_grant_an_app_can_be() {
+        let app = |kind: &str, auth: Option<&str>| {
+            let mut v = json!({"id": "a", "uid": "u", "name": "n", "type": kind});
+            if let Some(auth) = auth {
+                v["saas_app"] = json!({"auth_type": auth});
+            }
+            App::from_value(v).unwrap()
+        };
+        let roles = |a: &App| (can_be_server(a).is_ok(), can_be_downstream(a).is_ok());
+        assert_eq!(roles(&app("self_hosted", None)), (true, true));
+        assert_eq!(roles(&app("mcp", None)), (true, false));
+        assert_eq!(roles(&app("mcp_portal", None)), (false, false));
+        assert_eq!(roles(&app("saas", Some("oidc"))), (true, false));
+        assert_eq!(roles(&app("saas", Some("saml"))), (false, false));
+        assert_eq!(roles(&app("ssh", None)), (false, false));
     }
 
     #[test]

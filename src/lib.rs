@@ -60,6 +60,10 @@ pub enum Error {
     /// `check --fail-on-undeclared` found access the manifest does not declare.
     #[error("{0}")]
     UndeclaredAccess(String),
+    /// Everything else was applied, but some app changes are blocked (legacy
+    /// policies, write-only secrets): the message names the links not made.
+    #[error("{0}")]
+    Blocked(String),
     /// Writing output failed.
     #[error("output: {0}")]
     Io(#[from] std::io::Error),

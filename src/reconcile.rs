@@ -9,7 +9,7 @@ use crate::apply::{ApplyReport, apply};
 use crate::cloudflare::Client;
 use crate::inventory::{self, Inventory};
 use crate::manifest::{self, Manifest};
-use crate::plan::{self, Plan};
+use crate::plan::{self, BlockedAppChange, Plan, PlanOptions};
 use crate::safety::Safety;
 
 /// How a reconcile runs.
@@ -21,6 +21,8 @@ pub struct ReconcileOptions {
     pub dry_run: bool,
     /// Apply at most this many times before giving up.
     pub max_rounds: u32,
+    /// `--convert-legacy` and the other choices the planner takes.
+    pub plan: PlanOptions,
 }
 
 /// One apply and the plan it carried out.
@@ -49,9 +51,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// True when the account matched at the last read.
+    /// True when nothing mcp-access may do was left at the last read. The account
+    /// matches the manifest unless [`Self::blocked`] has something.
     pub fn converged(&self) -> bool {
         self.final_plan.is_empty()
+    }
+
+    /// The app changes left undone at the last read because they are blocked (legacy
+    /// policies, write-only secrets): they wait for a fix by hand.
+    pub fn blocked(&self) -> &[BlockedAppChange] {
+        &self.final_plan.blocked
     }
 }
 
@@ -114,13 +123,24 @@ pub async fn plan_once(
     manifest: &Manifest,
     owner: &str,
 ) -> Result<(Inventory, Plan), ReconcileError> {
+    plan_once_with(client, manifest, owner, &PlanOptions::default()).await
+}
+
+/// [`plan_once`] with the planner's `options`.
+pub async fn plan_once_with(
+    client: &Client,
+    manifest: &Manifest,
+    owner: &str,
+    options: &PlanOptions,
+) -> Result<(Inventory, Plan), ReconcileError> {
     let inventory = inventory::fetch(client).await?;
     let desired = manifest::resolve(manifest, owner, &inventory)?;
-    let plan = if manifest.adopt {
-        plan::diff_adopting(&desired, &inventory)
-    } else {
-        plan::diff(&desired, &inventory)
+    // `adopt: true` in the manifest (or `--adopt`, or'ed into it) takes grants over.
+    let options = PlanOptions {
+        adopt: options.adopt || manifest.adopt,
+        ..*options
     };
+    let plan = plan::diff_with(&desired, &inventory, &options);
     Ok((inventory, plan))
 }
 
@@ -145,7 +165,8 @@ pub async fn reconcile_with(
     safety: &Safety,
     cancel: &CancellationToken,
 ) -> Result<Outcome, ReconcileError> {
-    let (inventory, first_plan) = plan_once(client, manifest, &options.owner).await?;
+    let (inventory, first_plan) =
+        plan_once_with(client, manifest, &options.owner, &options.plan).await?;
     let first_plan = safety.filter(first_plan);
     let fingerprint = inventory.fingerprint();
     let mut outcome = Outcome {
@@ -189,7 +210,8 @@ pub async fn reconcile_with(
         if cancel.is_cancelled() {
             return Err(ReconcileError::Cancelled);
         }
-        let (account, plan) = plan_once(client, manifest, &options.owner).await?;
+        let (account, plan) =
+            plan_once_with(client, manifest, &options.owner, &options.plan).await?;
         outcome.final_plan = safety.filter(plan);
         outcome.account = account;
     }

@@ -75,6 +75,14 @@ impl Safety {
                 change.detach.clear();
             }
             plan.app_changes.retain(|c| !c.attach.is_empty());
+            for blocked in &mut plan.blocked {
+                blocked.detach.clear();
+            }
+            plan.blocked.retain(|b| !b.attach.is_empty());
+            // A conversion only serves an app change that is still made.
+            let changed: std::collections::HashSet<String> =
+                plan.app_changes.iter().map(|c| c.app.uid.clone()).collect();
+            plan.converts.retain(|c| changed.contains(&c.app.uid));
         }
         plan
     }
@@ -82,6 +90,11 @@ impl Safety {
     /// Checks `plan` against the thresholds. The error says what the plan would do,
     /// the limit, and the flag that allows it (callers prefix "Refusing to apply: ").
     pub fn check(&self, plan: &Plan) -> Result<(), String> {
+        // Not a threshold: no flag allows a plan made from a read that cannot be
+        // vouched for.
+        if let Some(refusal) = plan.refusal() {
+            return Err(refusal);
+        }
         let s = plan.summary();
         // A detach that moves a link onto the server's managed policy in the same app
         // write (`--adopt`, or a duplicate folded into the one kept) takes no access

@@ -82,6 +82,7 @@ impl Account {
             owner: manifest.owner.clone().unwrap(),
             dry_run: false,
             max_rounds: 3,
+            plan: mcp_access::plan::PlanOptions::default(),
         };
         reconcile::reconcile(&self.client, &manifest, &options, &CancellationToken::new())
             .await

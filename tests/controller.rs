@@ -55,6 +55,7 @@ fn options(manifest: PathBuf) -> RunOptions {
         grace_period: Duration::from_secs(5),
         backoff_base: Duration::from_millis(50),
         api_retry_deadline: Duration::from_millis(200),
+        plan: mcp_access::plan::PlanOptions::default(),
         adopt: false,
     }
 }

@@ -499,6 +499,7 @@ async fn adopt_and_replay(
         owner: OWNER.into(),
         dry_run: false,
         max_rounds: 3,
+        plan: mcp_access::plan::PlanOptions::default(),
     };
     let client = client(sim);
     let outcome = reconcile::reconcile(&client, &manifest, &options, &CancellationToken::new())

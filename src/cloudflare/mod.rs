@@ -6,6 +6,7 @@ pub mod error;
 mod pacing;
 mod pagination;
 mod response;
+pub mod rules;
 pub mod settings;
 pub mod types;
 

@@ -51,6 +51,7 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
             owner: owner.clone(),
             dry_run,
             max_rounds: 3,
+            plan: crate::plan::PlanOptions::default(),
         };
         let client = client.clone();
         let manifest = &manifest;

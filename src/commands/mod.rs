@@ -36,6 +36,7 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             dry_run,
             max_rounds,
             out,
+            plan,
             adopt,
         } => {
             let what = if *dry_run { "plan" } else { "apply" };
@@ -52,9 +53,10 @@ pub async fn run(config: Config) -> Result<Status, Error> {
                     owner: manifest.owner_or(config.owner.as_deref()),
                     dry_run: *dry_run,
                     max_rounds: *max_rounds,
+                    plan: *plan,
                 };
                 if *dry_run {
-                    plans::plan(&config, &client, &manifest, &options.owner, out.as_deref()).await
+                    plans::plan(&config, &client, &manifest, &options, out.as_deref()).await
                 } else {
                     plans::reconcile(&config, &client, &manifest, &options).await
                 }

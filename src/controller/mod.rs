@@ -62,6 +62,8 @@ pub struct RunOptions {
     /// The same safety rails as `reconcile`: a manifest emptied or cut by mistake is
     /// refused, not applied, and the refusal shows in `/readyz` and the metrics.
     pub safety: Safety,
+    /// `--convert-legacy` and the planner's other choices, as for `reconcile`.
+    pub plan: crate::plan::PlanOptions,
 }
 
 /// The default retry budget of one API request in a cycle: the interval, at most a
@@ -189,7 +191,14 @@ impl Controller {
                 }
             };
             if self.options.once {
-                break tick.result.map(|_| ());
+                // Like `reconcile`: links left blocked make the one run a failure.
+                break tick.result.and_then(|outcome| match outcome.blocked() {
+                    [] => Ok(()),
+                    blocked => Err(Error::Blocked(crate::plan::blocked::not_made(
+                        &outcome.final_plan.owner,
+                        blocked,
+                    ))),
+                });
             }
             tokio::select! {
                 () = shutdown.cancelled() => break Ok(()),
@@ -295,6 +304,7 @@ impl Controller {
             owner,
             dry_run: false,
             max_rounds: 3,
+            plan: self.options.plan,
         };
         let outcome =
             reconcile::reconcile_with(&client, &manifest, &options, &self.options.safety, cancel)
@@ -423,6 +433,20 @@ fn log_success(outcome: &Outcome, duration_ms: u64) {
         unmanaged_grants = outcome.final_plan.unmanaged.len(),
         "reconcile finished"
     );
+    for blocked in outcome.blocked() {
+        let why: Vec<String> = blocked
+            .blockers
+            .iter()
+            .map(crate::plan::Blocker::why)
+            .collect();
+        tracing::warn!(
+            app = %blocked.app.uid,
+            app_name = %blocked.app.name,
+            links = %blocked.links(&outcome.final_plan.owner).join(", "),
+            why = %why.join("; "),
+            "app change blocked: not written (run `mcp-access plan` for the fix)"
+        );
+    }
 }
 
 /// Fires `grace` after `shutdown`.

@@ -15,7 +15,7 @@ use super::ownership::owner_of;
 use super::{AppView, NotAdopted, PolicyBody};
 use crate::cloudflare::types::{Policy, linked_app_uids};
 use crate::grants::{self, NotPlain, lets_tokens_in};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, PolicyScope};
 use crate::manifest::{Desired, DesiredServer};
 
 /// What `--adopt` may take over.
@@ -99,7 +99,7 @@ pub(super) fn adoptable<'a>(
     // App-scoped policies are not in the policy list: read them where they are attached.
     for app in inventory.apps() {
         for policy in inventory.attached(app) {
-            if policy.reusable || !lets_tokens_in(policy.decision) {
+            if policy.scope == PolicyScope::Reusable || !lets_tokens_in(policy.decision) {
                 continue;
             }
             let named: BTreeSet<&str> = linked_app_uids(policy.include)

@@ -4,13 +4,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::cloudflare::types::{App, Policy, linked_app_uids};
 use crate::inventory::Inventory;
-use crate::manifest::{Desired, DesiredServer, ServerKind};
+use crate::manifest::{Desired, DesiredServer};
 
 use super::adopt::{Adoptable, adoptable};
+use super::blocked::hold_back;
 use super::ownership::owner_of;
 use super::{
-    AdoptPolicy, AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, Plan, PolicyBody,
-    PolicyRef, ServerView, UnmanagedGrant, UpdatePolicy,
+    AdoptPolicy, AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, OverPolicyLimit,
+    Plan, PlanOptions, PolicyBody, PolicyRef, ServerView, UnmanagedGrant, UpdatePolicy,
 };
 
 /// Computes what must change for `inventory` to match `desired`.
@@ -21,7 +22,20 @@ use super::{
 /// picks the same one, so concurrent reconcilers converge instead of fighting.
 /// Policies without our marker are reported, never changed: see [`diff_adopting`].
 pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
-    plan(desired, inventory, &Adoptable::default())
+    diff_with(desired, inventory, &PlanOptions::default())
+}
+
+/// [`diff`] with `options`: `--adopt` ([`diff_adopting`]), `--convert-legacy`, the
+/// reusable-policy limit. App changes the account's apps do not allow (legacy
+/// policies, write-only secrets; see [`super::blocked`]) are held back as blocked, and
+/// a policy whose removal waits on a blocked app change is not deleted.
+pub fn diff_with(desired: &Desired, inventory: &Inventory, options: &PlanOptions) -> Plan {
+    if options.adopt {
+        let adoptable = adoptable(&desired.owner, desired, inventory);
+        plan(desired, inventory, &adoptable, options)
+    } else {
+        plan(desired, inventory, &Adoptable::default(), options)
+    }
 }
 
 /// [`diff`] that also takes hand-made grants over (`--adopt`): an adoptable policy
@@ -30,14 +44,22 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
 /// move onto the one kept, in the same app PUTs, and it is deleted. Grants of manifest
 /// servers that cannot be adopted are listed in [`Plan::not_adopted`], with why.
 pub fn diff_adopting(desired: &Desired, inventory: &Inventory) -> Plan {
-    plan(
+    diff_with(
         desired,
         inventory,
-        &adoptable(&desired.owner, desired, inventory),
+        &PlanOptions {
+            adopt: true,
+            ..PlanOptions::default()
+        },
     )
 }
 
-fn plan(desired: &Desired, inventory: &Inventory, adoptable: &Adoptable<'_>) -> Plan {
+fn plan(
+    desired: &Desired,
+    inventory: &Inventory,
+    adoptable: &Adoptable<'_>,
+    options: &PlanOptions,
+) -> Plan {
     let owner = desired.owner.as_str();
     let servers: HashMap<&str, &DesiredServer> = desired
         .servers
@@ -67,8 +89,18 @@ fn plan(desired: &Desired, inventory: &Inventory, adoptable: &Adoptable<'_>) -> 
         inventory,
         managed_links: 0,
     };
-    let app_changes = changes.compute(desired);
+    let held = hold_back(changes.compute(desired), inventory, options.convert_legacy);
     let managed_links = changes.managed_links;
+    // A policy an app still links because that app's change is blocked stays.
+    let still_linked: HashSet<&str> = held
+        .blocked
+        .iter()
+        .flat_map(|b| b.detach.iter().map(|d| d.policy_id.as_str()))
+        .collect();
+    let doomed: Doomed<'_> = doomed
+        .into_iter()
+        .filter(|(id, _)| !still_linked.contains(id))
+        .collect();
 
     let mut deletes: Vec<DeletePolicy> = doomed
         .into_values()
@@ -85,17 +117,27 @@ fn plan(desired: &Desired, inventory: &Inventory, adoptable: &Adoptable<'_>) -> 
             .then(a.policy_id.cmp(&b.policy_id))
     });
 
+    let over_policy_limit = OverPolicyLimit::check(
+        inventory.policies().len(),
+        keepers.creates.len(),
+        held.converts.len(),
+        options.policy_limit,
+    );
     Plan {
         owner: owner.to_owned(),
         servers: desired.servers.iter().map(server_view).collect(),
         adoptions: keepers.adoptions,
         creates: keepers.creates,
         updates: keepers.updates,
-        app_changes,
+        app_changes: held.made,
         deletes,
         unmanaged: unmanaged_grants(owner, inventory, &adopted),
         not_adopted: adoptable.not_adopted.clone(),
         managed_links,
+        converts: held.converts,
+        blocked: held.blocked,
+        inventory_problems: inventory.problems().to_vec(),
+        over_policy_limit,
     }
 }
 
@@ -152,7 +194,7 @@ impl<'a> Keepers<'a> {
                     before: have,
                     after: want,
                 });
-            } else if have != want {
+            } else if !have.same_meaning(&want) {
                 keepers.updates.push(UpdatePolicy {
                     policy_id: policy.id().to_owned(),
                     server: view,
@@ -328,11 +370,7 @@ fn server_view(server: &DesiredServer) -> ServerView {
     ServerView {
         uid: server.uid.clone(),
         name: server.name.clone(),
-        app_type: match server.kind {
-            ServerKind::SelfHosted => "self_hosted",
-            ServerKind::OidcSaas => "saas",
-        }
-        .to_owned(),
+        app_type: server.kind.app_type().to_owned(),
         forward_header: server.kind.forward_header().to_owned(),
         downstream: server
             .downstream

@@ -12,8 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AdoptPolicy, AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, NotAdopted, Plan,
-    PolicyBody, PolicyRef, ServerView, UnmanagedGrant, UpdatePolicy, ownership,
+    AdoptPolicy, AppChange, AppView, Attach, BlockedAppChange, ConvertLegacy, CreatePolicy,
+    DeletePolicy, Detach, LegacyPolicy, NotAdopted, Plan, PolicyBody, PolicyRef, ServerView,
+    UnmanagedGrant, UpdatePolicy, ownership,
 };
 
 /// The version of the document layout this build writes and reads.
@@ -48,9 +49,21 @@ pub struct PlanDocument {
     /// The MCP servers of the manifest, resolved, with their downstream apps and the
     /// header each forwards downstream.
     pub servers: Vec<ServerView>,
-    /// Every change, in the order apply makes them: adoptions, creates, updates,
-    /// attaches and detaches (one app write per app), deletes.
+    /// Every change, in the order apply makes them: legacy-policy conversions,
+    /// adoptions, creates, updates, attaches and detaches (one app write per app),
+    /// deletes.
     pub actions: Vec<Action>,
+    /// App changes that are not made, with what blocks each and how to fix it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<BlockedChange>,
+    /// Links the read cannot vouch for (to a policy neither in the reusable list nor
+    /// app-scoped on that app); while there is one, apply refuses the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory_problems: Vec<crate::inventory::links::UnknownLink>,
+    /// Set when applying the plan would take the account past its reusable-policy
+    /// limit; apply refuses the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_policy_limit: Option<super::OverPolicyLimit>,
     /// Linked-token grants mcp-access reports but does not own.
     pub unmanaged: Vec<UnmanagedGrant>,
     /// With `--adopt`: hand-made grants of manifest servers that are not adopted, each
@@ -98,6 +111,19 @@ impl Generator {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
+    /// Convert a legacy (app-scoped) policy to a reusable one before that app's
+    /// change (`--convert-legacy`); it keeps its id, rules and precedence, and stays
+    /// unmanaged.
+    Convert {
+        /// The app that carries it.
+        app: AppView,
+        /// The policy id.
+        policy_id: String,
+        /// Its name.
+        policy_name: String,
+        /// Its precedence on the app.
+        precedence: u32,
+    },
     /// Take a hand-made grant over (`--adopt`): one PUT renames it into the managed
     /// name and keeps every other field. Who can reach what does not change.
     Adopt {
@@ -175,6 +201,42 @@ pub enum Action {
     },
 }
 
+/// An app change that is not made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BlockedChange {
+    /// The change and what blocks it.
+    #[serde(flatten)]
+    pub change: BlockedAppChange,
+    /// Each blocker's reason and fix, for people.
+    pub explained: Vec<Explained>,
+}
+
+/// Why a change is blocked and how to unblock it, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Explained {
+    /// What blocks it.
+    pub why: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl BlockedChange {
+    /// The change with its blockers explained.
+    pub fn new(change: &BlockedAppChange) -> Self {
+        Self {
+            explained: change
+                .blockers
+                .iter()
+                .map(|b| Explained {
+                    why: b.why(),
+                    fix: b.fix(&change.app),
+                })
+                .collect(),
+            change: change.clone(),
+        }
+    }
+}
+
 /// Counts of a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Counts {
@@ -199,6 +261,12 @@ pub struct Counts {
     pub managed_links: usize,
     /// True when the account does not match the manifest.
     pub has_changes: bool,
+    /// Legacy policies to convert.
+    #[serde(default)]
+    pub convert: usize,
+    /// Link changes that are blocked (not in `total`).
+    #[serde(default)]
+    pub blocked: usize,
 }
 
 /// What an apply did.
@@ -229,6 +297,9 @@ impl PlanDocument {
             manifest_files: Vec::new(),
             servers: plan.servers.clone(),
             actions: actions(plan),
+            blocked: plan.blocked.iter().map(BlockedChange::new).collect(),
+            inventory_problems: plan.inventory_problems.clone(),
+            over_policy_limit: plan.over_policy_limit,
             unmanaged: plan.unmanaged.clone(),
             not_adopted: plan.not_adopted.clone(),
             summary: Counts {
@@ -241,7 +312,9 @@ impl PlanDocument {
                 total: s.total(),
                 writes: plan.writes(),
                 managed_links: plan.managed_links,
-                has_changes: !plan.is_empty(),
+                has_changes: plan.differs(),
+                convert: s.convert,
+                blocked: s.blocked,
             },
             objects: BTreeMap::new(),
             applied: None,
@@ -262,9 +335,26 @@ impl PlanDocument {
             unmanaged: self.unmanaged.clone(),
             not_adopted: self.not_adopted.clone(),
             managed_links: self.summary.managed_links,
+            converts: Vec::new(),
+            blocked: self.blocked.iter().map(|b| b.change.clone()).collect(),
+            inventory_problems: self.inventory_problems.clone(),
+            over_policy_limit: self.over_policy_limit,
         };
         for action in &self.actions {
             match action.clone() {
+                Action::Convert {
+                    app,
+                    policy_id,
+                    policy_name,
+                    precedence,
+                } => plan.converts.push(ConvertLegacy {
+                    app,
+                    policy: LegacyPolicy {
+                        policy_id,
+                        policy_name,
+                        precedence,
+                    },
+                }),
                 Action::Adopt {
                     policy_id,
                     server,
@@ -348,6 +438,14 @@ fn app_change(changes: &mut Vec<AppChange>, app: AppView) -> &mut AppChange {
 /// Every action of `plan`, in apply order.
 pub fn actions(plan: &Plan) -> Vec<Action> {
     let mut out = Vec::with_capacity(plan.summary().total());
+    for c in &plan.converts {
+        out.push(Action::Convert {
+            app: c.app.clone(),
+            policy_id: c.policy.policy_id.clone(),
+            policy_name: c.policy.policy_name.clone(),
+            precedence: c.policy.precedence,
+        });
+    }
     for a in &plan.adoptions {
         out.push(Action::Adopt {
             policy_id: a.policy_id.clone(),

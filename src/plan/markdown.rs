@@ -110,10 +110,29 @@ fn head(plan: &Plan, notes: &[String]) -> String {
         "{MARKER}\n### mcp-access plan (owner `{}`)\n\n",
         cell(&plan.owner)
     );
-    if plan.is_empty() {
-        s.push_str("**No changes.** The account matches the manifest.\n\n");
-    } else {
+    if plan.differs() {
         let _ = writeln!(s, "**{}.**\n", plan.summary().sentence());
+    } else {
+        s.push_str("**No changes.** The account matches the manifest.\n\n");
+    }
+    if !plan.inventory_problems.is_empty() {
+        let listed: Vec<String> = plan
+            .inventory_problems
+            .iter()
+            .map(|p| format!("> - {}", cell(&p.to_string())))
+            .collect();
+        let _ = writeln!(
+            s,
+            "> [!CAUTION]\n> The account's inventory is inconsistent; apply refuses this plan and writes nothing:\n{}\n",
+            listed.join("\n")
+        );
+    }
+    if !plan.blocked.is_empty() {
+        let _ = writeln!(
+            s,
+            "> [!WARNING]\n> {} app change(s) are blocked and will not be made; see \"Blocked app changes\" below.\n",
+            plan.blocked.len()
+        );
     }
     for note in notes {
         s.push_str(note.trim_end());
@@ -130,6 +149,26 @@ fn sections(plan: &Plan) -> Vec<Section> {
             chunks: actions.iter().map(row).collect(),
             footer: "\n".to_owned(),
             unit: "table rows",
+        },
+        Section {
+            header: "#### Blocked app changes\n\nNot made: mcp-access never writes an app that a whole-app update could damage. Fix them, then run again.\n\n| App | Not made | Why | Fix |\n| --- | --- | --- | --- |\n".to_owned(),
+            chunks: plan
+                .blocked
+                .iter()
+                .map(|b| {
+                    let why: Vec<String> = b.blockers.iter().map(|x| cell(&x.why())).collect();
+                    let fix: Vec<String> = b.blockers.iter().map(|x| cell(&x.fix(&b.app))).collect();
+                    format!(
+                        "| {} | {} | {} | {} |\n",
+                        app(&b.app),
+                        cell(&b.links(&plan.owner).join(", ")),
+                        why.join("<br>"),
+                        fix.join("<br>")
+                    )
+                })
+                .collect(),
+            footer: "\n".to_owned(),
+            unit: "blocked app changes",
         },
         Section {
             header: String::new(),
@@ -190,6 +229,18 @@ fn sections(plan: &Plan) -> Vec<Section> {
 
 fn row(action: &Action) -> String {
     let (server, downstream, what) = match action {
+        Action::Convert {
+            app: on,
+            policy_name,
+            ..
+        } => (
+            "—".to_owned(),
+            app(on),
+            format!(
+                "🔁 convert legacy policy {} to reusable (same id, rules and precedence; stays unmanaged)",
+                cell(policy_name)
+            ),
+        ),
         Action::Adopt {
             server,
             policy_id,
@@ -322,7 +373,17 @@ fn flowchart(plan: &Plan) -> Option<String> {
             true,
         );
         for d in &server.downstream {
-            edges.push(format!("  n{from} --> n{}", node(d, false)));
+            let blocked = plan
+                .blocked
+                .iter()
+                .any(|b| b.app.uid == d.uid && b.attach.iter().any(|a| a.server.uid == server.uid));
+            let to = node(d, false);
+            if blocked {
+                // Not made: an app change that is blocked does not result in access.
+                edges.push(format!("  n{from} -.->|\"blocked\"| n{to}"));
+            } else {
+                edges.push(format!("  n{from} --> n{to}"));
+            }
         }
     }
     for g in &plan.unmanaged {

@@ -382,6 +382,8 @@ enum Route<'a> {
     App(&'a str),
     Policies,
     Policy(&'a str),
+    /// `PUT /access/apps/{app_id}/policies/{policy_id}/make_reusable`.
+    MakeReusable(&'a str, &'a str),
 }
 
 /// Splits a path into the account id (when the route has one) and the route.
@@ -397,6 +399,11 @@ fn route(path: &str) -> Option<(Option<&str>, Route<'_>)> {
                 ["access", "apps", id] if !id.is_empty() => Route::App(id),
                 ["access", "policies"] => Route::Policies,
                 ["access", "policies", id] if !id.is_empty() => Route::Policy(id),
+                ["access", "apps", app, "policies", policy, "make_reusable"]
+                    if !app.is_empty() && !policy.is_empty() =>
+                {
+                    Route::MakeReusable(app, policy)
+                }
                 _ => return None,
             };
             Some((Some(acct), route))
@@ -412,6 +419,7 @@ fn allowed(route: &Route<'_>, method: &Method) -> bool {
         Route::App(_) | Route::Policy(_) => {
             matches!(*method, Method::GET | Method::PUT | Method::DELETE)
         }
+        Route::MakeReusable(..) => method == Method::PUT,
     }
 }
 
@@ -559,6 +567,10 @@ fn dispatch(
             sim.log_write(method, path, &Value::Null, &result);
             result
         }
+        // NOTE (Cloudflare docs): "make a PUT request with an empty request body".
+        Route::MakeReusable(app, policy) => lock(&sim.store)
+            .make_reusable(app, policy)
+            .map(|p| (200, p)),
         route => match parse_body(body) {
             Err(e) => Err(e),
             Ok(body) => {
@@ -568,7 +580,7 @@ fn dispatch(
                     Route::App(id) => store.put_app(id, &body).map(|a| (200, a)),
                     Route::Policies => store.create_policy(&body).map(|p| (201, p)),
                     Route::Policy(id) => store.put_policy(id, &body).map(|p| (200, p)),
-                    Route::UserVerify | Route::AccountVerify => {
+                    Route::UserVerify | Route::AccountVerify | Route::MakeReusable(..) => {
                         Err(ApiError::new(404, 7003, "No route for the URI"))
                     }
                 };
