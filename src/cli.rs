@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
-use secrecy::SecretString;
 
 use crate::check::{CheckOptions, Format as CheckFormat};
 use crate::cloudflare::{ApiSettings, DEFAULT_BASE_URL, Rate};
@@ -545,8 +544,13 @@ impl Cli {
             crate::manifest::validate_owner(owner).map_err(|e| format!("--owner: {e}"))?;
         }
         let progress = !logging.quiet && logging.log_format == LogFormat::Text;
+        let mut warnings = Vec::new();
         let api = match parts.api {
-            Some(api) => api.into_settings(env, progress)?,
+            Some(api) => {
+                let (api, warning) = api.into_settings(env, progress)?;
+                warnings.extend(warning);
+                api
+            }
             None => ApiSettings::default(),
         };
         let log_level = match (logging.quiet, logging.verbose) {
@@ -567,6 +571,7 @@ impl Cli {
             log_format: logging.log_format,
             output: parts.output,
             safety: parts.safety,
+            warnings,
         })
     }
 }
@@ -722,24 +727,21 @@ fn reference(command: impl FnOnce(Box<clap::Command>) -> Command) -> (Command, P
 }
 
 impl ApiArgs {
-    /// Validates the API flags, the environment filling in what they leave out.
+    /// Validates the API flags, the environment filling in what they leave out. Also
+    /// returns a warning to log once (a token file others can read).
     fn into_settings(
         self,
         env: &dyn Fn(&str) -> Option<String>,
         progress: bool,
-    ) -> Result<ApiSettings, String> {
+    ) -> Result<(ApiSettings, Option<String>), String> {
         let env = |name| env(name).filter(|v: &String| !v.trim().is_empty());
         let token = match &self.api_token_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read --api-token-file {}: {e}", path.display()))?;
-                let token = text.trim();
-                if token.is_empty() {
-                    return Err(format!("--api-token-file {} is empty", path.display()));
-                }
-                Some(SecretString::from(token.to_owned()))
-            }
-            None => env("CLOUDFLARE_API_TOKEN").map(|t| SecretString::from(t.trim().to_owned())),
+            Some(path) => Some(crate::token::from_file(path)?),
+            None => crate::token::from_env(env("CLOUDFLARE_API_TOKEN"))?,
+        };
+        let (token, warning) = match token {
+            Some(t) => (Some(t.secret), t.warning),
+            None => (None, None),
         };
         let base_url = self
             .api_url
@@ -758,24 +760,27 @@ impl ApiArgs {
         if client.max_list_items == 0 || client.read_timeout.is_zero() {
             return Err("--max-list-items and --read-timeout must be above zero".into());
         }
-        Ok(ApiSettings {
-            base_url,
-            account_id: self
-                .account_id
-                .filter(|a| !a.trim().is_empty())
-                .or_else(|| env("CLOUDFLARE_ACCOUNT_ID"))
-                .map(|a| a.trim().to_owned()),
-            token,
-            concurrency: client.concurrency,
-            request_timeout: client.request_timeout,
-            rate: client.rate_limit,
-            burst: client.burst,
-            retry_deadline: client.retry_deadline,
-            read_timeout: client.read_timeout,
-            max_response_bytes: client.max_response_size,
-            max_list_items: client.max_list_items,
-            progress,
-        })
+        Ok((
+            ApiSettings {
+                base_url,
+                account_id: self
+                    .account_id
+                    .filter(|a| !a.trim().is_empty())
+                    .or_else(|| env("CLOUDFLARE_ACCOUNT_ID"))
+                    .map(|a| a.trim().to_owned()),
+                token,
+                concurrency: client.concurrency,
+                request_timeout: client.request_timeout,
+                rate: client.rate_limit,
+                burst: client.burst,
+                retry_deadline: client.retry_deadline,
+                read_timeout: client.read_timeout,
+                max_response_bytes: client.max_response_size,
+                max_list_items: client.max_list_items,
+                progress,
+            },
+            warning,
+        ))
     }
 }
 

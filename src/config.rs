@@ -109,6 +109,8 @@ pub struct Config {
     pub safety: Safety,
     /// Scrubs the token from everything printed (plans, reports).
     pub redactor: crate::redact::Redactor,
+    /// Said once on stderr when logging starts (a token file others can read).
+    pub warnings: Vec<String>,
 }
 
 /// Log output format.

@@ -19,6 +19,8 @@ pub mod config;
 pub mod controller;
 pub mod error_report;
 pub mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod github;
 pub mod grants;
 pub mod html;
@@ -32,6 +34,7 @@ pub mod redact;
 pub mod safety;
 pub mod saved_plan;
 pub mod sim;
+pub mod token;
 
 pub use commands::{Status, run};
 

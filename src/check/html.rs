@@ -270,11 +270,25 @@ mod tests {
 
     #[test]
     fn names_sort_as_people_read_them() {
-        let mut names = ["server-10", "Server-2", "server-1", "api", "server-02b", "Wiki"];
+        let mut names = [
+            "server-10",
+            "Server-2",
+            "server-1",
+            "api",
+            "server-02b",
+            "Wiki",
+        ];
         names.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(
             names,
-            ["api", "server-1", "Server-2", "server-02b", "server-10", "Wiki"]
+            [
+                "api",
+                "server-1",
+                "Server-2",
+                "server-02b",
+                "server-10",
+                "Wiki"
+            ]
         );
     }
 }

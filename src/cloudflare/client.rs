@@ -687,7 +687,7 @@ pub(super) fn endpoint_label(path: &str) -> &'static str {
     }
 }
 
-fn decode_app(path: &str, value: Value) -> Result<App, Error> {
+pub(super) fn decode_app(path: &str, value: Value) -> Result<App, Error> {
     let kind = kind_of(&value);
     App::from_value(value).ok_or_else(|| Error::Decode {
         request: path.to_owned(),
@@ -695,7 +695,7 @@ fn decode_app(path: &str, value: Value) -> Result<App, Error> {
     })
 }
 
-fn decode_policy(path: &str, value: Value) -> Result<Policy, Error> {
+pub(super) fn decode_policy(path: &str, value: Value) -> Result<Policy, Error> {
     let kind = kind_of(&value);
     Policy::from_value(value).ok_or_else(|| Error::Decode {
         request: path.to_owned(),

@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod pacing;
 mod pagination;
 mod response;

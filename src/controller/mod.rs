@@ -167,9 +167,20 @@ impl Controller {
         listener: Option<TcpListener>,
         shutdown: CancellationToken,
     ) -> Result<(), Error> {
-        let stop_server = CancellationToken::new();
-        let server = listener.map(|listener| {
-            tokio::spawn(server::serve(listener, self.state(), stop_server.clone()))
+        let (stop_server, server_stopped) = tokio::sync::oneshot::channel();
+        let server = match listener {
+            Some(listener) => Some(server::spawn(listener, self.state(), server_stopped)?),
+            None => None,
+        };
+        // When the stop was asked for: the ops server's drain must end within the grace
+        // period counted from then.
+        let grace_ends = tokio::spawn({
+            let shutdown = shutdown.clone();
+            let grace = self.options.grace_period;
+            async move {
+                shutdown.cancelled().await;
+                Instant::now() + grace
+            }
         });
         tracing::info!(
             interval = %humantime::format_duration(self.options.interval),
@@ -206,7 +217,16 @@ impl Controller {
             }
         };
         self.state.stopping();
-        stop_server.cancel();
+        let drain = if grace_ends.is_finished() {
+            grace_ends.await.map_or(Duration::ZERO, |end| {
+                end.saturating_duration_since(Instant::now())
+            })
+        } else {
+            // `--once`, or a loop that ended on its own: nothing to wait for.
+            grace_ends.abort();
+            server::DRAIN
+        };
+        let _ = stop_server.send(drain);
         if let Some(server) = server {
             let _ = server.await;
         }

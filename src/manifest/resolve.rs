@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::error::{ManifestError, Problem, ProblemKind};
+use super::error::{ManifestError, Problem, ProblemKind, shorten};
 use super::location::{Located, Location};
-use super::parse::suggest;
+use super::suggest::Suggester;
 use super::{AppRef, Manifest, ServerDecl, validate_owner};
 use crate::cloudflare::types::{App, MCP, MCP_PORTAL, SAAS, SELF_HOSTED};
 use crate::inventory::Inventory;
@@ -89,7 +89,7 @@ pub fn resolve(
     if let Err(why) = validate_owner(owner) {
         problems.push(Problem::in_path(ProblemKind::Invalid, "owner", why));
     }
-    let index = Index::new(inventory);
+    let mut index = Index::new(inventory);
     let mut servers: Vec<DesiredServer> = Vec::new();
     let mut server_at: HashMap<&str, &Location> = HashMap::new();
 
@@ -105,7 +105,7 @@ pub fn resolve(
                         format!(
                             "server {} is app `{}` ({}), already declared at {first}",
                             decl.app.value,
-                            app.name(),
+                            shorten(app.name()),
                             app.uid()
                         ),
                     )
@@ -118,7 +118,7 @@ pub fn resolve(
             server_at.insert(app.uid(), &decl.app.at);
         }
 
-        let downstream = resolve_downstream(&index, decl, server, &mut problems);
+        let downstream = resolve_downstream(&mut index, decl, server, &mut problems);
         if let (Some(app), Some(kind)) = (server, kind) {
             servers.push(DesiredServer {
                 uid: app.uid().to_owned(),
@@ -141,7 +141,7 @@ pub fn resolve(
 /// The downstream apps of one server declaration, sorted by uid; problems for the
 /// ones that are missing, duplicated, the server itself or not self-hosted.
 fn resolve_downstream(
-    index: &Index<'_>,
+    index: &mut Index<'_>,
     decl: &ServerDecl,
     server: Option<&App>,
     problems: &mut Vec<Problem>,
@@ -160,7 +160,7 @@ fn resolve_downstream(
                     format!(
                         "downstream {} is app `{}` ({}), already listed at {first} under server {}",
                         d.value,
-                        target.name(),
+                        shorten(target.name()),
                         target.uid(),
                         decl.app.value
                     ),
@@ -303,11 +303,15 @@ fn server_kind(app: &App, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> O
     }
 }
 
-/// The account's apps by name and by domain.
+/// The account's apps by name and by domain, and the suggestions for references that
+/// match none.
 struct Index<'a> {
     inventory: &'a Inventory,
     by_name: HashMap<&'a str, Vec<&'a App>>,
     by_domain: HashMap<String, Vec<&'a App>>,
+    /// Sorted uids, names and domains (in that order), built on the first miss.
+    sorted: [Option<Vec<String>>; 3],
+    suggester: Suggester,
 }
 
 impl<'a> Index<'a> {
@@ -327,12 +331,41 @@ impl<'a> Index<'a> {
             inventory,
             by_name,
             by_domain,
+            sorted: [None, None, None],
+            suggester: Suggester::default(),
         }
+    }
+
+    /// The known uid, name or domain closest to what `r` says, if one is close.
+    fn guess(&mut self, r: &AppRef) -> Option<String> {
+        let (kind, typed) = match r {
+            AppRef::Uid(s) => (0, s),
+            AppRef::Name(s) => (1, s),
+            AppRef::Domain(s) => (2, s),
+        };
+        let (inventory, by_name, by_domain) = (self.inventory, &self.by_name, &self.by_domain);
+        let candidates = self.sorted[kind].get_or_insert_with(|| {
+            let mut all: Vec<String> = match kind {
+                0 => inventory
+                    .apps()
+                    .iter()
+                    .map(|a| a.uid().to_owned())
+                    .collect(),
+                1 => by_name.keys().map(|&n| n.to_owned()).collect(),
+                _ => by_domain.keys().cloned().collect(),
+            };
+            // Sorted, so equally close candidates give the same suggestion every run.
+            all.sort_unstable();
+            all
+        });
+        self.suggester
+            .suggest(typed, candidates.iter().map(String::as_str))
+            .map(str::to_owned)
     }
 
     /// The one app `r` names, or a problem (not found, with suggestions; ambiguous,
     /// with the candidates).
-    fn find(&self, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> Option<&'a App> {
+    fn find(&mut self, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> Option<&'a App> {
         let found: Vec<&App> = match &r.value {
             AppRef::Uid(uid) => self.inventory.app(uid).into_iter().collect(),
             AppRef::Name(name) => self.by_name.get(name.as_str()).cloned().unwrap_or_default(),
@@ -342,24 +375,11 @@ impl<'a> Index<'a> {
                 .cloned()
                 .unwrap_or_default(),
         };
-        // Suggestions scan every app: only worth it for a reference that failed.
-        let candidates = || -> Vec<&str> {
-            match &r.value {
-                AppRef::Uid(_) => self.inventory.apps().iter().map(App::uid).collect(),
-                AppRef::Name(_) => self.by_name.keys().copied().collect(),
-                AppRef::Domain(_) => self.by_domain.keys().map(String::as_str).collect(),
-            }
-        };
         match found.as_slice() {
             [one] => Some(*one),
             [] => {
-                let typed = match &r.value {
-                    AppRef::Name(s) | AppRef::Domain(s) | AppRef::Uid(s) => s,
-                };
-                let mut candidates = candidates();
-                candidates.sort_unstable();
                 // The suggestion goes in the message so plain-text output keeps it.
-                let guess = suggest(typed, candidates).map(|s| match &r.value {
+                let guess = self.guess(&r.value).map(|s| match &r.value {
                     AppRef::Name(_) => format!(", did you mean `{s}`?"),
                     AppRef::Domain(_) => format!(", did you mean `{{ domain: {s} }}`?"),
                     AppRef::Uid(_) => format!(", did you mean `{{ uid: {s} }}`?"),
