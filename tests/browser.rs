@@ -61,8 +61,8 @@ fn keep_screenshot(browser: &mut Browser, name: &str, docs_image: Option<&str>) 
 /// (a blocked pair).
 fn demo_seed() -> Seed {
     let mut seed = Seed::demo();
-    let employees = "f1a2b3c4-0005-4000-8000-00000000a005";
-    let bots = "f1a2b3c4-0006-4000-8000-00000000a006";
+    let employees = "f1a2b3c4-00e1-4000-8000-0000000000e1";
+    let bots = "f1a2b3c4-00e2-4000-8000-0000000000e2";
     seed.policies.push(json!({
         "id": employees, "name": "Employees via CI", "decision": "non_identity",
         "include": [{"linked_app_token": {"app_uid": CI_BOT}}], "exclude": [],

@@ -57,7 +57,7 @@ fn display(app: &AppInfo) -> &str {
 
 /// Orders names as people do: runs of digits by their value (`server-2` before
 /// `server-10`), the rest case-insensitively.
-fn natural_cmp(a: &str, b: &str) -> Ordering {
+fn natural_cmp(left: &str, right: &str) -> Ordering {
     fn chunks(s: &str) -> impl Iterator<Item = (bool, &str)> {
         let mut rest = s;
         std::iter::from_fn(move || {
@@ -71,17 +71,17 @@ fn natural_cmp(a: &str, b: &str) -> Ordering {
             Some((digits, chunk))
         })
     }
-    let (mut x, mut y) = (chunks(a), chunks(b));
+    let (mut lefts, mut rights) = (chunks(left), chunks(right));
     loop {
-        let order = match (x.next(), y.next()) {
-            (None, None) => return a.cmp(b),
+        let order = match (lefts.next(), rights.next()) {
+            (None, None) => return left.cmp(right),
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
-            (Some((true, m)), Some((true, n))) => {
-                let (m, n) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
-                m.len().cmp(&n.len()).then_with(|| m.cmp(n))
+            (Some((true, l)), Some((true, r))) => {
+                let (l, r) = (l.trim_start_matches('0'), r.trim_start_matches('0'));
+                l.len().cmp(&r.len()).then_with(|| l.cmp(r))
             }
-            (Some((_, m)), Some((_, n))) => m.to_lowercase().cmp(&n.to_lowercase()),
+            (Some((_, l)), Some((_, r))) => l.to_lowercase().cmp(&r.to_lowercase()),
         };
         if order != Ordering::Equal {
             return order;
