@@ -23,6 +23,7 @@ pub mod forward;
 pub mod fuzzing;
 pub mod github;
 pub mod grants;
+pub mod html;
 pub mod import;
 pub mod inventory;
 pub mod manifest;

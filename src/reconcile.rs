@@ -45,6 +45,9 @@ pub struct Outcome {
     pub rounds: Vec<Round>,
     /// The plan after the last read: empty when converged (always, unless dry-run).
     pub final_plan: Plan,
+    /// The account as last read, the read `final_plan` was made from (for the
+    /// controller's status page: who can reach what now).
+    pub account: Inventory,
 }
 
 impl Outcome {
@@ -171,6 +174,7 @@ pub async fn reconcile_with(
         first_plan,
         fingerprint,
         rounds: Vec::new(),
+        account: inventory,
     };
     if options.dry_run {
         return Ok(outcome);
@@ -206,11 +210,10 @@ pub async fn reconcile_with(
         if cancel.is_cancelled() {
             return Err(ReconcileError::Cancelled);
         }
-        outcome.final_plan = safety.filter(
-            plan_once_with(client, manifest, &options.owner, &options.plan)
-                .await?
-                .1,
-        );
+        let (account, plan) =
+            plan_once_with(client, manifest, &options.owner, &options.plan).await?;
+        outcome.final_plan = safety.filter(plan);
+        outcome.account = account;
     }
     Ok(outcome)
 }

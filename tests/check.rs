@@ -7,6 +7,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use mcp_access::check::CheckOptions;
+use mcp_access::check::html::Provenance;
 use mcp_access::check::output::{undeclared_error, write_report};
 use mcp_access::check::{Access, Effect, Format, Management, Pair, Query, Report, RuleList, check};
 use mcp_access::cloudflare::{Client, ClientConfig};
@@ -418,9 +419,19 @@ async fn reconciled_with_conditional_ci_grant() -> Report {
     account.check(DEMO, everything()).await
 }
 
+/// Where the tests' reports say they come from (only the HTML page shows it).
+fn provenance() -> Provenance {
+    Provenance {
+        generated_at: std::time::SystemTime::UNIX_EPOCH,
+        account_id: "0123456789abcdef0123456789abcdef".into(),
+        manifest_digest: "d".repeat(64),
+        inventory_fingerprint: "f".repeat(64),
+    }
+}
+
 fn render(report: &Report, format: Format) -> String {
     let mut out = Vec::new();
-    write_report(report, format, false, &mut out).unwrap();
+    write_report(report, format, false, &provenance(), &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -551,7 +562,7 @@ async fn markdown_marks_missing_and_blocked_links_with_a_cross() {
         );
         let report = account.check(DEMO, everything()).await;
         let mut out = Vec::new();
-        write_report(&report, Format::Markdown, false, &mut out).unwrap();
+        write_report(&report, Format::Markdown, false, &provenance(), &mut out).unwrap();
         let md = String::from_utf8(out).unwrap();
         // Three of the four declared links: the demo's hand-made grant lets support-mcp
         // into the status page already.
@@ -705,6 +716,68 @@ async fn the_cli_filters_and_writes_json_and_markdown() {
             run_cli(&account.sim, &["check", "-f", path, "--from", "nobody"]).await;
         assert_eq!(code, 1);
         assert!(err.contains("--from \"nobody\": no app"), "{err}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_writes_one_self_contained_html_page() {
+    timed(async {
+        let account = Account::demo().await;
+        let file = manifest_file(DEMO);
+        let path = file.path().to_str().unwrap();
+        let (code, html, err) = run_cli(&account.sim, &["check", "-f", path, "-o", "html"]).await;
+        assert_eq!(code, 0, "{err}");
+        let (_, plan, _) = run_cli(&account.sim, &["plan", "-f", path, "-o", "json"]).await;
+        let plan: Value = serde_json::from_str(&plan).unwrap();
+
+        assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+        assert!(html.trim_end().ends_with("</html>"));
+        // Nothing to fetch: no external script, style, image or font, and a policy that
+        // allows only the page's own inline code.
+        for outside in ["src=", "href=\"http", "@import", "<link"] {
+            assert!(!html.contains(outside), "{outside} in the page");
+        }
+        for (at, _) in html.match_indices("url(") {
+            assert!(html[at..].starts_with("url(#"), "only same-page references");
+        }
+        assert!(html.contains(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src &#39;none&#39;;"
+        ));
+        assert_eq!(html.matches("<script>").count(), 1, "one script, inline");
+        // Provenance: the account, the manifest's digest, when.
+        assert!(html.contains(&format!("<code>{}</code>", account.sim.account_id())));
+        let digest = plan["manifest_digest"].as_str().unwrap();
+        assert!(html.contains(&format!("<code>{digest}</code>")));
+        assert!(html.contains("<div><dt>Generated</dt><dd>20"));
+        // The summary reads without the script; undeclared grants first.
+        let undeclared = html.find("Undeclared grants (1)").unwrap();
+        assert!(undeclared < html.find("Declared but missing (3)").unwrap());
+        assert!(html.contains(
+            "ci-bot → Billing dashboard</a>: granted via “Legacy CI token grant” (unmanaged)"
+        ));
+        // The data the script draws from: every pair of the JSON report.
+        let start = html
+            .find("<script type=\"application/json\" id=\"access-data\">")
+            .unwrap();
+        let data = &html[start..];
+        let data = &data[data.find('>').unwrap() + 1..data.find("</script>").unwrap()];
+        let data: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(data["counts"]["pairs"], 5);
+        assert_eq!(data["pairs"].as_array().unwrap().len(), 5);
+        assert_eq!(data["owner"], "platform");
+
+        let (code, html, _) = run_cli(
+            &account.sim,
+            &["check", "-f", path, "--from", "ci-bot", "-o", "html"],
+        )
+        .await;
+        assert_eq!(code, 0);
+        assert!(
+            html.contains("Tokens from &quot;ci-bot&quot;."),
+            "the scope"
+        );
+        assert!(account.sim.writes().is_empty(), "check never writes");
     })
     .await;
 }

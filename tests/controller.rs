@@ -957,3 +957,113 @@ async fn run_with_adopt_takes_the_hand_made_grant_over_and_counts_it() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_shows_the_reconciles_and_who_can_reach_what_read_only() {
+    within(async {
+        let run = Running::start(DEMO, |_| {}).await;
+        run.wait_ready().await;
+        let (status, body) = run.get("/status.json").await;
+        assert_eq!(status, 200);
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(doc["mode"], "heal");
+        assert_eq!(doc["owner"], "platform");
+        assert_eq!(doc["account_id"], run.sim.account_id());
+        assert_eq!(doc["ready"]["ok"], true);
+        // The first reconcile repaired the demo account; the runs are newest first.
+        let runs = doc["reconciles"].as_array().unwrap();
+        let first = runs.last().unwrap();
+        assert_eq!(first["result"], "success");
+        assert_eq!(first["drift"], 6);
+        assert_eq!(first["changes"]["created"], 2);
+        assert_eq!(first["changes"]["attached"], 4);
+        assert!(doc["pending"].is_null() && doc["matched_at"].is_string());
+        // Who can reach what: the demo's four declared links and ci-bot's hand-made
+        // grant, by name.
+        let data = &doc["access"]["data"];
+        assert_eq!(data["counts"]["pairs"], 5);
+        assert_eq!(data["counts"]["undeclared"], 1);
+        assert!(data["apps"].to_string().contains("Billing dashboard"));
+        assert!(!body.contains(run.sim.token()));
+
+        let response = run
+            .http
+            .get(format!("http://{}/", run.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("content-type"), "text/html; charset=utf-8");
+        assert_eq!(header("cache-control"), "no-store");
+        let csp = header("content-security-policy");
+        assert!(
+            csp.starts_with("default-src 'none';") && !csp.contains("unsafe"),
+            "{csp}"
+        );
+        let page = response.text().await.unwrap();
+        assert!(page.contains("<h2 id=\"runs-h\">Last reconciles</h2>"));
+        assert!(page.contains("created 2, attached 4"));
+        assert!(page.contains("ci-bot → Billing dashboard</a>: granted"));
+
+        // Read-only: nothing but GET (and HEAD).
+        for path in ["/", "/status.json"] {
+            let post = run
+                .http
+                .post(format!("http://{}{path}", run.addr))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(post.status(), 405, "POST {path}");
+        }
+        run.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_plan_is_the_pending_drift_on_the_status_page() {
+    within(async {
+        let run = Running::start(DEMO, |_| {}).await;
+        run.wait_ready().await;
+        run.edit_manifest("owner: platform\nservers: []\n");
+        eventually("the emptied manifest is refused", || async {
+            let doc: Value = serde_json::from_str(&run.get("/status.json").await.1).unwrap();
+            doc["reconciles"][0]["result"] == "refused"
+        })
+        .await;
+        let doc: Value = serde_json::from_str(&run.get("/status.json").await.1).unwrap();
+        let last = &doc["reconciles"][0];
+        assert_eq!(last["changes"]["deleted"], 0, "{last:#}");
+        assert!(
+            last["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("Refusing to apply")
+        );
+        let pending = &doc["pending"];
+        assert!(
+            pending["why"]
+                .as_str()
+                .unwrap()
+                .starts_with("Refusing to apply"),
+            "{pending:#}"
+        );
+        assert_eq!(pending["changes"], last["drift"]);
+        assert!(
+            pending["plan"].as_str().unwrap().contains("delete"),
+            "{pending:#}"
+        );
+        let page = run.get("/").await.1;
+        assert!(page.contains("found at") && page.contains("not applied: Refusing to apply"));
+        run.stop().await;
+    })
+    .await;
+}

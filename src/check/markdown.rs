@@ -74,7 +74,7 @@ fn write_graph(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for pair in &report.pairs {
         let from = nodes[pair.from.uid.as_str()].0;
         let to = nodes[pair.to.uid.as_str()].0;
-        let arrow = match (pair.access.may_pass(), solid(pair)) {
+        let arrow = match (pair.access.may_pass(), pair.drawn_solid()) {
             (true, true) => "-->",
             (true, false) => "-.->",
             (false, true) => "--x",
@@ -86,16 +86,6 @@ fn write_graph(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         }
     }
     writeln!(out, "```\n")
-}
-
-/// Solid when a managed policy carries the edge, or when no policy does and the link
-/// is the manifest's (missing: reconcile would make it managed).
-fn solid(pair: &Pair) -> bool {
-    if pair.access.may_pass() {
-        pair.via_managed()
-    } else {
-        pair.grants.is_empty() || pair.grants.iter().any(|g| g.management.is_managed())
-    }
 }
 
 fn edge_label(pair: &Pair) -> Option<String> {

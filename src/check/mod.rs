@@ -12,6 +12,7 @@
 //! countries, a linked token of another app...) is reported as "depends on the
 //! request", never guessed.
 
+pub mod html;
 pub mod markdown;
 pub mod output;
 pub mod text;
@@ -37,6 +38,8 @@ pub enum Format {
     Json,
     /// Markdown with a mermaid access graph, for pull requests and wikis.
     Markdown,
+    /// One self-contained HTML page (matrix, graph, filters) for an access review.
+    Html,
 }
 
 /// The decision of a policy that lets a linked token in without a user login.
@@ -243,6 +246,16 @@ impl Pair {
         self.declared && !self.access.may_pass()
     }
 
+    /// Whether a graph draws the link solid: a managed policy carries it, or no policy
+    /// does and it is the manifest's link (missing: reconcile would make it managed).
+    pub fn drawn_solid(&self) -> bool {
+        if self.access.may_pass() {
+            self.via_managed()
+        } else {
+            self.grants.is_empty() || self.grants.iter().any(|g| g.management.is_managed())
+        }
+    }
+
     /// A managed policy lets the token through (or would, request permitting).
     pub fn via_managed(&self) -> bool {
         self.grants
@@ -324,6 +337,19 @@ pub struct Report {
 }
 
 impl Report {
+    /// What the report covers, as the reports say it: `every linked-token grant in the
+    /// account and every declared link`, `tokens from "ci-bot"`, ...
+    pub fn scope(&self) -> String {
+        match (&self.from, &self.to) {
+            (None, None) => {
+                "every linked-token grant in the account and every declared link".to_owned()
+            }
+            (Some(f), None) => format!("tokens from {}", f.label()),
+            (None, Some(t)) => format!("tokens accepted by {}", t.label()),
+            (Some(f), Some(t)) => format!("tokens from {} to {}", f.label(), t.label()),
+        }
+    }
+
     /// The pairs the account lets through and the manifest does not declare.
     pub fn undeclared(&self) -> impl Iterator<Item = &Pair> {
         self.pairs.iter().filter(|p| p.is_undeclared())

@@ -3,14 +3,17 @@
 
 use std::io::Write;
 
-use super::{Format, Report, markdown, text};
+use super::html::Provenance;
+use super::{Format, Report, html, markdown, text};
 use crate::Error;
 
-/// Writes the report in `format`; `color` styles the text format.
+/// Writes the report in `format`; `color` styles the text format; the HTML page says
+/// where the report comes from (`provenance`).
 pub fn write_report(
     report: &Report,
     format: Format,
     color: bool,
+    provenance: &Provenance,
     out: &mut dyn Write,
 ) -> Result<(), Error> {
     match format {
@@ -20,6 +23,7 @@ pub fn write_report(
             writeln!(out)?;
         }
         Format::Markdown => markdown::render(report, out)?,
+        Format::Html => html::render(report, provenance, out)?,
     }
     Ok(())
 }

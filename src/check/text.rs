@@ -37,16 +37,9 @@ pub fn render(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<(
 }
 
 fn heading(report: &Report) -> String {
-    let scope = match (&report.from, &report.to) {
-        (None, None) => {
-            "every linked-token grant in the account and every declared link".to_owned()
-        }
-        (Some(f), None) => format!("tokens from {}", f.label()),
-        (None, Some(t)) => format!("tokens accepted by {}", t.label()),
-        (Some(f), Some(t)) => format!("tokens from {} to {}", f.label(), t.label()),
-    };
     format!(
-        "Access check ({scope}; managed means owner {:?})",
+        "Access check ({}; managed means owner {:?})",
+        report.scope(),
         report.owner
     )
 }
@@ -105,15 +98,23 @@ pub fn describe_condition(c: &Condition) -> String {
         RuleList::Exclude => "exclude",
         RuleList::Require => "require",
     };
-    let effect = match (c.effect, c.list) {
+    format!(
+        "{list} {}: {}",
+        describe_rule(&c.rule),
+        describe_effect(c.effect, c.list)
+    )
+}
+
+/// What a rule does to the token, in words: `blocks the token`, ...
+pub fn describe_effect(effect: Effect, list: RuleList) -> &'static str {
+    match (effect, list) {
         (Effect::Blocks, _) => "blocks the token",
         (Effect::Satisfied, _) => "satisfied by the token",
         (Effect::DependsOnRequest, RuleList::Exclude) => {
             "depends on the request (rejects it when it matches)"
         }
         (Effect::DependsOnRequest, RuleList::Require) => "depends on the request (must also match)",
-    };
-    format!("{list} {}: {effect}", describe_rule(&c.rule))
+    }
 }
 
 fn access_style(pair: &Pair) -> Style {

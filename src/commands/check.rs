@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use crate::Error;
+use crate::check::html::Provenance;
 use crate::check::output::{undeclared_error, write_report};
 use crate::check::{CheckOptions, check};
 use crate::config::Config;
@@ -20,15 +21,22 @@ pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), E
         crate::cloudflare::Permission::Read,
     )?;
     let owner = manifest.owner_or(config.owner.as_deref());
+    let read_at = std::time::SystemTime::now();
     let inventory = inventory::fetch(&client).await?;
     let desired = manifest::resolve(&manifest, &owner, &inventory)?;
     let query = options
         .query(&inventory)
         .map_err(|e| Error::Config(e.to_string()))?;
     let report = check(&inventory, &desired, &query);
+    let provenance = Provenance {
+        generated_at: read_at,
+        account_id: client.config().account_id.clone(),
+        manifest_digest: manifest.digest.clone(),
+        inventory_fingerprint: inventory.fingerprint(),
+    };
     let mut out = config.redactor.writer(crate::output::stdout());
     // anstream drops the styles when stdout is not a terminal or NO_COLOR is set.
-    write_report(&report, options.format, true, &mut out)?;
+    write_report(&report, options.format, true, &provenance, &mut out)?;
     out.flush()?;
     if options.fail_on_undeclared {
         undeclared_error(&report).map_or(Ok(()), Err)?;

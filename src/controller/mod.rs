@@ -1,6 +1,7 @@
 //! Long-running mode (`mcp-access run`): reconcile now, then every interval (± jitter),
 //! re-reading the manifest each time; back off after failures; serve `/healthz`,
-//! `/readyz` and `/metrics`; stop gracefully on SIGTERM or SIGINT.
+//! `/readyz`, `/metrics` and the status page (`/`, `/status.json`); stop gracefully on
+//! SIGTERM or SIGINT.
 //!
 //! [`Controller::reconcile_once`] is one cycle and returns what it did and when to run
 //! next; [`Controller::run`] is the loop, a `select!` between shutdown and the timer.
@@ -8,22 +9,26 @@
 pub mod metrics;
 pub mod server;
 pub mod signals;
+pub mod status;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
+use crate::check::{self, Query};
 use crate::cloudflare::{ApiSettings, Client};
 use crate::manifest::{self, Manifest};
 use crate::reconcile::{self, Outcome, ReconcileError, ReconcileOptions};
+use crate::redact::Redactor;
 use crate::safety::Safety;
+use status::{Changes, Run};
 
 pub use metrics::Metrics;
 pub use server::State;
@@ -136,7 +141,8 @@ impl Controller {
     /// A controller that has not run yet. `owner` is `--owner`, which wins over the
     /// manifest's.
     pub fn new(options: RunOptions, api: ApiSettings, owner: Option<String>) -> Self {
-        let state = Arc::new(State::new(options.interval));
+        let redactor = Redactor::for_token(api.token.as_ref());
+        let state = Arc::new(State::new(options.interval, redactor));
         Self {
             options,
             api,
@@ -233,6 +239,7 @@ impl Controller {
     pub async fn reconcile_once(&mut self, cancel: &CancellationToken) -> Tick {
         self.state.tick();
         let started = Instant::now();
+        let started_at = SystemTime::now();
         let result = self.reconcile(cancel).await;
         let took = started.elapsed();
         let metrics = &self.state.metrics;
@@ -265,6 +272,7 @@ impl Controller {
                 self.state.reconciled(false, manifest_valid);
             }
         }
+        self.show_run(&result, started_at, duration_ms);
         let requeue_after = if result.is_ok() {
             self.options.jitter.apply(self.options.interval)
         } else {
@@ -308,16 +316,85 @@ impl Controller {
             self.digest = Some(manifest.digest.clone());
         }
         let client = self.client(&manifest)?;
+        let owner = manifest.owner_or(self.owner.as_deref());
+        self.state
+            .status()
+            .running_with(&manifest.digest, &client.config().account_id, &owner);
         let options = ReconcileOptions {
-            owner: manifest.owner_or(self.owner.as_deref()),
+            owner,
             dry_run: false,
             max_rounds: 3,
             plan: self.options.plan,
         };
-        Ok(
+        let outcome =
             reconcile::reconcile_with(&client, &manifest, &options, &self.options.safety, cancel)
-                .await?,
-        )
+                .await?;
+        self.show_access(&manifest, &options.owner, &outcome);
+        Ok(outcome)
+    }
+
+    /// Puts who can reach what, as the reconcile last read the account, on the status
+    /// page: `check`'s answer for every grant and declared link.
+    fn show_access(&self, manifest: &Manifest, owner: &str, outcome: &Outcome) {
+        // It resolved a moment ago against the same read; if not, the page keeps the
+        // previous view, with its time.
+        let Ok(desired) = manifest::resolve(manifest, owner, &outcome.account) else {
+            return;
+        };
+        let report = check::check(&outcome.account, &desired, &Query::default());
+        let data = check::html::access_data(&report);
+        self.state.status().set_access(SystemTime::now(), data);
+    }
+
+    /// Records a cycle for the status page: the run, and the drift it left.
+    fn show_run(&self, result: &Result<Outcome, Error>, started_at: SystemTime, duration_ms: u64) {
+        let mut changes = Changes::default();
+        let mut status = self.state.status();
+        let (label, drift, error) = match result {
+            Ok(outcome) => {
+                for round in &outcome.rounds {
+                    changes.add(&round.report);
+                }
+                status.planned(Some((
+                    &outcome.final_plan,
+                    "the account changed again".into(),
+                )));
+                ("success", Some(outcome.first_plan.summary().total()), None)
+            }
+            Err(error) => {
+                match error {
+                    Error::Reconcile(ReconcileError::Refused { message, plan, .. }) => {
+                        status.planned(Some((plan, message.clone())));
+                    }
+                    Error::Reconcile(ReconcileError::NotConverged {
+                        remaining,
+                        last_report,
+                        ..
+                    }) => {
+                        if let Some(report) = last_report {
+                            changes.add(report);
+                        }
+                        status.planned(Some((remaining, error.to_string())));
+                    }
+                    _ => {}
+                }
+                let drift = match error {
+                    Error::Reconcile(ReconcileError::Refused { plan, .. }) => {
+                        Some(plan.summary().total())
+                    }
+                    _ => None,
+                };
+                (classify(error).0, drift, Some(error.to_string()))
+            }
+        };
+        status.record(Run {
+            started_at: status::timestamp(started_at),
+            duration_ms,
+            result: label,
+            drift,
+            changes,
+            error,
+        });
     }
 
     /// The client for the manifest's account, kept between cycles (its rate limiter

@@ -1,5 +1,7 @@
 //! The ops server on `--listen`: `/healthz` (the loop is alive), `/readyz` (the last
-//! reconcile succeeded on a valid manifest) and `/metrics` (Prometheus text).
+//! reconcile succeeded on a valid manifest), `/metrics` (Prometheus text), and the
+//! status page `/` with its data at `/status.json` ([`super::status`]). Every route is
+//! read-only (GET and HEAD).
 //!
 //! It is served with hyper directly rather than `axum::serve`, which has no header-read
 //! timeout and no connection limit: a client that opens a connection and sends half a
@@ -29,6 +31,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::{self, Metrics};
+use super::status::{StatusDocument, StatusLog};
+use crate::redact::Redactor;
 
 /// What the loop shares with the ops server.
 #[derive(Debug)]
@@ -37,6 +41,9 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     interval: Duration,
     health: Mutex<Health>,
+    status: Mutex<StatusLog>,
+    /// Scrubs the token from the status page and document.
+    redactor: Redactor,
 }
 
 #[derive(Debug)]
@@ -57,7 +64,8 @@ enum Last {
 
 impl State {
     /// Fresh state for a loop ticking every `interval`: alive, not ready yet.
-    pub fn new(interval: Duration) -> Self {
+    /// `redactor` scrubs what the status routes serve.
+    pub fn new(interval: Duration, redactor: Redactor) -> Self {
         Self {
             metrics: Arc::new(Metrics::new()),
             interval,
@@ -66,7 +74,24 @@ impl State {
                 last: Last::NotYet,
                 stopping: false,
             }),
+            status: Mutex::new(StatusLog::new()),
+            redactor,
         }
+    }
+
+    /// What the status page shows, for the loop to update.
+    pub(super) fn status(&self) -> MutexGuard<'_, StatusLog> {
+        // As for `health`: each update leaves the log consistent.
+        self.status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The `/status.json` document as of now.
+    pub fn status_document(&self) -> StatusDocument {
+        let live = self.live();
+        let ready = self.ready();
+        self.status().document(self.interval, live, ready)
     }
 
     fn health(&self) -> MutexGuard<'_, Health> {
@@ -139,6 +164,8 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/", get(status_page))
+        .route("/status.json", get(status_json))
         .with_state(state)
 }
 
@@ -293,5 +320,38 @@ async fn metrics(Extract(state): Extract<Arc<State>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
         state.metrics.encode(),
+    )
+}
+
+/// Headers of the status routes: never cached, never sniffed or framed; the page may
+/// run only its own inline code.
+fn status_headers(content_type: &'static str) -> [(header::HeaderName, String); 5] {
+    [
+        (header::CONTENT_TYPE, content_type.to_owned()),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (header::REFERRER_POLICY, "no-referrer".to_owned()),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            crate::html::page::content_security_policy(false),
+        ),
+    ]
+}
+
+async fn status_page(Extract(state): Extract<Arc<State>>) -> impl IntoResponse {
+    let page = state.status_document().page();
+    (
+        status_headers("text/html; charset=utf-8"),
+        state.redactor.scrub(&page).into_owned(),
+    )
+}
+
+async fn status_json(Extract(state): Extract<Arc<State>>) -> impl IntoResponse {
+    let mut json =
+        serde_json::to_string_pretty(&state.status_document()).expect("plain data serialises");
+    json.push('\n');
+    (
+        status_headers("application/json"),
+        state.redactor.scrub(&json).into_owned(),
     )
 }
