@@ -105,9 +105,28 @@ pub async fn plan_once(
     manifest: &Manifest,
     owner: &str,
 ) -> Result<(Inventory, Plan), ReconcileError> {
-    let inventory = inventory::fetch(client).await?;
-    let desired = manifest::resolve(manifest, owner, &inventory)?;
-    let plan = plan::diff(&desired, &inventory);
+    plan_once_strict(client, manifest, owner, false).await
+}
+
+/// [`plan_once`]; with `strict` (`--strict`), a selector warning (a selector that
+/// matches no app, ...) is a manifest error instead of a note in the plan.
+pub async fn plan_once_strict(
+    client: &Client,
+    manifest: &Manifest,
+    owner: &str,
+    strict: bool,
+) -> Result<(Inventory, Plan), ReconcileError> {
+    // Boxed: reading apps, policies and tags at once is a large future, and every
+    // reconcile round holds one.
+    let inventory = Box::pin(inventory::fetch_with_tags(client, manifest.uses_tags())).await?;
+    let (desired, selection) = manifest::resolve_selecting(manifest, owner, &inventory)?;
+    let selection = if strict {
+        selection.strict()?
+    } else {
+        selection
+    };
+    let mut plan = plan::diff(&desired, &inventory);
+    plan::explain(&mut plan, &selection);
     Ok((inventory, plan))
 }
 
@@ -132,7 +151,8 @@ pub async fn reconcile_with(
     safety: &Safety,
     cancel: &CancellationToken,
 ) -> Result<Outcome, ReconcileError> {
-    let (inventory, first_plan) = plan_once(client, manifest, &options.owner).await?;
+    let (inventory, first_plan) =
+        plan_once_strict(client, manifest, &options.owner, safety.strict).await?;
     let first_plan = safety.filter(first_plan);
     let fingerprint = inventory.fingerprint();
     let mut outcome = Outcome {
@@ -175,7 +195,8 @@ pub async fn reconcile_with(
         if cancel.is_cancelled() {
             return Err(ReconcileError::Cancelled);
         }
-        outcome.final_plan = safety.filter(plan_once(client, manifest, &options.owner).await?.1);
+        let (_, next) = plan_once_strict(client, manifest, &options.owner, safety.strict).await?;
+        outcome.final_plan = safety.filter(next);
     }
     Ok(outcome)
 }

@@ -215,6 +215,10 @@ pub struct Pair {
     pub access: Access,
     /// Whether the manifest lists `to` as a downstream app of `from`.
     pub declared: bool,
+    /// The selectors that declare the link, when no exact reference does ("declared
+    /// by selector").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub declared_by: Vec<String>,
     /// The policies that name the server, in precedence order.
     pub grants: Vec<Grant>,
 }
@@ -311,6 +315,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// Marks each declared pair a selector brought in (no exact reference) with the
+    /// selectors behind it.
+    pub fn mark_selected(&mut self, selection: &crate::manifest::Selection) {
+        for pair in self.pairs.iter_mut().filter(|p| p.declared) {
+            if let Some(server) = selection.server(&pair.from.uid) {
+                pair.declared_by = server.brought_by(&pair.to.uid).to_vec();
+            }
+        }
+    }
+
     /// The pairs the account lets through and the manifest does not declare.
     pub fn undeclared(&self) -> impl Iterator<Item = &Pair> {
         self.pairs.iter().filter(|p| p.is_undeclared())
@@ -449,6 +463,7 @@ pub fn check(inventory: &Inventory, desired: &Desired, query: &Query) -> Report 
                 .unwrap_or(Access::NotGranted);
             Pair {
                 declared: declared.contains(&(from.as_str(), to.as_str())),
+                declared_by: Vec::new(),
                 from: AppInfo::of(inventory, &from),
                 to: AppInfo::of(inventory, &to),
                 access,

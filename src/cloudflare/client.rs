@@ -184,6 +184,19 @@ impl Listed for AppSummary {
     }
 }
 
+/// An Access tag as `GET /access/tags` lists it; only its name is read. Tags have no
+/// id: the name is their key (and the path of `/access/tags/{name}`).
+#[derive(Deserialize)]
+struct AccessTag {
+    name: String,
+}
+
+impl Listed for AccessTag {
+    fn key(&self) -> Option<&str> {
+        Some(self.name.as_str())
+    }
+}
+
 #[derive(Deserialize, Default, Clone, Copy)]
 struct ResultInfo {
     #[serde(default)]
@@ -280,6 +293,13 @@ impl Client {
         let path = self.account_path("/access/policies");
         let items: Vec<Value> = self.list_all(&path).await?;
         Ok(items.into_iter().filter_map(Policy::from_value).collect())
+    }
+
+    /// The names of the account's Access tags (`GET /access/tags`).
+    pub async fn list_tags(&self) -> Result<Vec<String>, Error> {
+        let path = self.account_path("/access/tags");
+        let items: Vec<AccessTag> = self.list_all(&path).await?;
+        Ok(items.into_iter().map(|t| t.name).collect())
     }
 
     /// One app, fresh.

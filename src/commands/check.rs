@@ -16,12 +16,16 @@ pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), E
     let manifest = manifest::load(&options.files)?;
     let client = super::client(config, manifest.account_id.as_deref())?;
     let owner = manifest.owner_or(config.owner.as_deref());
-    let inventory = inventory::fetch(&client).await?;
-    let desired = manifest::resolve(&manifest, &owner, &inventory)?;
+    let inventory = inventory::fetch_with_tags(&client, manifest.uses_tags()).await?;
+    let (desired, selection) = manifest::resolve_selecting(&manifest, &owner, &inventory)?;
+    for warning in &selection.warnings {
+        tracing::warn!("{warning}");
+    }
     let query = options
         .query(&inventory)
         .map_err(|e| Error::Config(e.to_string()))?;
-    let report = check(&inventory, &desired, &query);
+    let mut report = check(&inventory, &desired, &query);
+    report.mark_selected(&selection);
     let mut out = anstream::stdout();
     // anstream drops the styles when stdout is not a terminal or NO_COLOR is set.
     write_report(&report, options.format, true, &mut out)?;

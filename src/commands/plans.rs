@@ -23,7 +23,8 @@ pub(super) async fn plan(
     owner: &str,
     out: Option<&Path>,
 ) -> Result<Status, Error> {
-    let (inventory, plan) = reconcile::plan_once(client, manifest, owner).await?;
+    let (inventory, plan) =
+        reconcile::plan_once_strict(client, manifest, owner, config.safety.strict).await?;
     client.progress().finish_and_clear();
     let (plan, checked) = config.safety.guard(plan);
     let mut report = Report::new(plan, inventory.fingerprint(), manifest.digest.clone());

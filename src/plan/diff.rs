@@ -8,8 +8,8 @@ use crate::manifest::{Desired, DesiredServer, ServerKind};
 
 use super::ownership::owner_of;
 use super::{
-    AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, Plan, PolicyBody, PolicyRef,
-    ServerView, UnmanagedGrant, UpdatePolicy,
+    AppChange, AppView, Attach, Cause, CreatePolicy, DeletePolicy, Detach, Plan, PolicyBody,
+    PolicyRef, ServerView, UnmanagedGrant, UpdatePolicy,
 };
 
 /// Computes what must change for `inventory` to match `desired`.
@@ -72,6 +72,7 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
         deletes,
         unmanaged: unmanaged_grants(owner, inventory),
         managed_links,
+        selection: super::SelectionView::default(),
     }
 }
 
@@ -214,6 +215,8 @@ impl<'a> AppChanges<'a, '_> {
                 _ => attach.push(Attach {
                     server: server_app_view(server),
                     policy: policy.clone(),
+                    cause: Cause::Manifest,
+                    selectors: Vec::new(),
                 }),
             }
         }
@@ -247,6 +250,8 @@ impl<'a> AppChanges<'a, '_> {
                 policy_name: name,
                 server,
                 reason,
+                cause: Cause::Manifest,
+                selectors: Vec::new(),
             });
         }
         (!attach.is_empty() || !detach.is_empty()).then(|| AppChange {

@@ -12,8 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, Plan, PolicyBody, PolicyRef,
-    ServerView, UnmanagedGrant, UpdatePolicy, ownership,
+    AppChange, AppView, Attach, ByCause, Cause, CreatePolicy, DeletePolicy, Detach, Plan,
+    PolicyBody, PolicyRef, SelectionView, ServerView, UnmanagedGrant, UpdatePolicy, ownership,
 };
 
 /// The version of the document layout this build writes and reads.
@@ -51,6 +51,10 @@ pub struct PlanDocument {
     pub unmanaged: Vec<UnmanagedGrant>,
     /// Counts.
     pub summary: Counts,
+    /// What the manifest's selectors matched, skipped and warned about (absent when it
+    /// has none and nothing was said).
+    #[serde(default, skip_serializing_if = "SelectionView::is_empty")]
+    pub selection: SelectionView,
     /// Per-object fingerprints (`app:<uid>`, `policy:<id>`), written by `plan --out` so
     /// a stale saved plan can say which objects changed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -122,6 +126,12 @@ pub enum Action {
         policy: PolicyRef,
         /// The policy's name.
         policy_name: String,
+        /// `manifest` (an exact reference) or `membership` (selectors brought it).
+        #[serde(default)]
+        cause: Cause,
+        /// The selectors that match the app, when no exact reference names it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        selectors: Vec<String>,
     },
     /// Unlink a managed policy from an app.
     Detach {
@@ -135,6 +145,13 @@ pub enum Action {
         server: Option<AppView>,
         /// Why.
         reason: String,
+        /// `manifest`, or `membership` when the app no longer matches the server's
+        /// selectors (or an `except` selector takes it out).
+        #[serde(default)]
+        cause: Cause,
+        /// The selectors involved.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        selectors: Vec<String>,
     },
     /// DELETE a managed policy nothing should use any more (after it is unlinked).
     Delete {
@@ -170,6 +187,9 @@ pub struct Counts {
     pub managed_links: usize,
     /// True when the account does not match the manifest.
     pub has_changes: bool,
+    /// Changes by cause: the manifest, or which apps the selectors match.
+    #[serde(default)]
+    pub by_cause: ByCause,
 }
 
 /// What an apply did.
@@ -210,7 +230,9 @@ impl PlanDocument {
                 writes: plan.writes(),
                 managed_links: plan.managed_links,
                 has_changes: !plan.is_empty(),
+                by_cause: plan.by_cause(),
             },
+            selection: plan.selection.clone(),
             objects: BTreeMap::new(),
             applied: None,
             refused: None,
@@ -228,6 +250,7 @@ impl PlanDocument {
             deletes: Vec::new(),
             unmanaged: self.unmanaged.clone(),
             managed_links: self.summary.managed_links,
+            selection: self.selection.clone(),
         };
         for action in &self.actions {
             match action.clone() {
@@ -251,21 +274,30 @@ impl PlanDocument {
                     app,
                     server,
                     policy,
+                    cause,
+                    selectors,
                     ..
-                } => app_change(&mut plan.app_changes, app)
-                    .attach
-                    .push(Attach { server, policy }),
+                } => app_change(&mut plan.app_changes, app).attach.push(Attach {
+                    server,
+                    policy,
+                    cause,
+                    selectors,
+                }),
                 Action::Detach {
                     app,
                     policy_id,
                     policy_name,
                     server,
                     reason,
+                    cause,
+                    selectors,
                 } => app_change(&mut plan.app_changes, app).detach.push(Detach {
                     policy_id,
                     policy_name,
                     server,
                     reason,
+                    cause,
+                    selectors,
                 }),
                 Action::Delete {
                     policy_id,
@@ -323,6 +355,8 @@ pub fn actions(plan: &Plan) -> Vec<Action> {
                 server: a.server.clone(),
                 policy: a.policy.clone(),
                 policy_name: ownership::policy_name(&plan.owner, &a.server.name),
+                cause: a.cause,
+                selectors: a.selectors.clone(),
             });
         }
         for d in &change.detach {
@@ -332,6 +366,8 @@ pub fn actions(plan: &Plan) -> Vec<Action> {
                 policy_name: d.policy_name.clone(),
                 server: d.server.clone(),
                 reason: d.reason.clone(),
+                cause: d.cause,
+                selectors: d.selectors.clone(),
             });
         }
     }

@@ -5,6 +5,7 @@ mod diff;
 pub mod json;
 pub mod markdown;
 pub mod ownership;
+pub mod selection;
 pub mod text;
 
 use schemars::JsonSchema;
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use crate::cloudflare::types::{NON_IDENTITY, Policy};
 pub use diff::diff;
+pub use selection::{SelectionView, explain};
 
 /// The fields of a managed policy that mcp-access decides. Everything else a policy
 /// carries (session duration, approval settings, ...) is left as the API keeps it.
@@ -143,6 +145,38 @@ pub struct UpdatePolicy {
     pub after: PolicyBody,
 }
 
+/// What a link change follows: the manifest, or which apps its selectors match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The manifest's servers and exact references (and hand edits put back to them).
+    #[default]
+    Manifest,
+    /// Account membership: which apps a selector matches (an app was tagged, renamed,
+    /// created or deleted), or an `except` selector.
+    Membership,
+}
+
+impl Cause {
+    /// `manifest` or `membership`, as metrics and logs label it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cause::Manifest => "manifest",
+            Cause::Membership => "membership",
+        }
+    }
+}
+
+/// Changes counted by [`Cause`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ByCause {
+    /// Changes the manifest asks for (every policy create, update and delete, and the
+    /// links of exact references).
+    pub manifest: usize,
+    /// Link changes that follow which apps the selectors match.
+    pub membership: usize,
+}
+
 /// Link a server's managed policy to an app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attach {
@@ -150,6 +184,12 @@ pub struct Attach {
     pub server: AppView,
     /// The policy to link.
     pub policy: PolicyRef,
+    /// An exact reference, or selectors.
+    #[serde(default)]
+    pub cause: Cause,
+    /// The selectors that match the app, when no exact reference names it.
+    #[serde(default)]
+    pub selectors: Vec<String>,
 }
 
 /// Unlink a managed policy from an app.
@@ -163,6 +203,13 @@ pub struct Detach {
     pub server: Option<AppView>,
     /// Why.
     pub reason: String,
+    /// The manifest, or the server's selectors no longer matching the app.
+    #[serde(default)]
+    pub cause: Cause,
+    /// The server's selectors the app no longer matches (or the `except` selector
+    /// that takes it out).
+    #[serde(default)]
+    pub selectors: Vec<String>,
 }
 
 /// One app PUT: every attach and detach of that app together.
@@ -248,6 +295,8 @@ pub struct Plan {
     pub unmanaged: Vec<UnmanagedGrant>,
     /// Managed links that exist and stay (for safety thresholds and metrics).
     pub managed_links: usize,
+    /// What the selectors matched, skipped and warned about.
+    pub selection: SelectionView,
 }
 
 impl Plan {
@@ -265,6 +314,28 @@ impl Plan {
             detach: self.app_changes.iter().map(|c| c.detach.len()).sum(),
             delete: self.deletes.len(),
         }
+    }
+
+    /// The changes by cause: policy writes and exact references are the manifest's;
+    /// a link change a selector brought is membership.
+    pub fn by_cause(&self) -> ByCause {
+        let mut out = ByCause {
+            manifest: self.creates.len() + self.updates.len() + self.deletes.len(),
+            membership: 0,
+        };
+        let causes = self.app_changes.iter().flat_map(|c| {
+            c.attach
+                .iter()
+                .map(|a| a.cause)
+                .chain(c.detach.iter().map(|d| d.cause))
+        });
+        for cause in causes {
+            match cause {
+                Cause::Manifest => out.manifest += 1,
+                Cause::Membership => out.membership += 1,
+            }
+        }
+        out
     }
 
     /// The number of API writes applying this plan takes.

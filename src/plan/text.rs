@@ -49,16 +49,18 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
     let (groups, lines) = action_lines(plan, p);
     write_groups(plan, p, &groups, &lines, out)?;
     write_unmanaged(plan, p, out)?;
+    super::selection::write_text(&plan.selection, p.heading, out)?;
     if plan.is_empty() {
-        writeln!(out, "No changes. The account matches the manifest.")
+        writeln!(out, "No changes. The account matches the manifest.")?;
     } else {
         let s = plan.summary();
         writeln!(
             out,
             "Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.",
             s.create, s.update, s.attach, s.detach, s.delete
-        )
+        )?;
     }
+    super::selection::write_text_summary(plan, out)
 }
 
 /// The server (if any) each group of lines is about.
@@ -116,10 +118,11 @@ fn action_lines(plan: &Plan, p: Palette) -> (Groups, Vec<(usize, String)>) {
             lines.push((
                 g,
                 format!(
-                    "  {}> attach to {}{}",
+                    "  {}> attach to {}{}{}",
                     p.create.render(),
                     describe(&change.app),
-                    p.create.render_reset()
+                    p.create.render_reset(),
+                    matched(&a.selectors, p)
                 ),
             ));
         }
@@ -280,7 +283,20 @@ pub fn body_diff(before: &serde_json::Value, after: &serde_json::Value) -> Vec<S
     lines
 }
 
-fn describe(app: &AppView) -> String {
+/// ` (matched tag mcp-callable)` for an attach a selector brought, dimmed.
+fn matched(selectors: &[String], p: Palette) -> String {
+    if selectors.is_empty() {
+        return String::new();
+    }
+    format!(
+        " {}(matched {}){}",
+        p.dim.render(),
+        selectors.join(", "),
+        p.dim.render_reset()
+    )
+}
+
+pub(super) fn describe(app: &AppView) -> String {
     if app.name.is_empty() {
         format!("app {}", app.uid)
     } else {

@@ -210,6 +210,18 @@ impl Simulator {
         lock(&self.shared.store).insert_policy(policy)
     }
 
+    /// Declares an Access tag out of band (as on the dashboard's Tags page), so
+    /// `GET /access/tags` lists it even while no app carries it. Tags that apps carry
+    /// are listed without this.
+    pub fn add_tag(&self, name: &str) {
+        lock(&self.shared.store).add_tag(name);
+    }
+
+    /// The account's tags as `GET /access/tags` returns them.
+    pub fn tags(&self) -> Vec<Value> {
+        lock(&self.shared.store).tags_page(0..usize::MAX).0
+    }
+
     /// Deletes a policy out of band and unlinks it from every app.
     pub fn remove_policy(&self, id: &str) {
         lock(&self.shared.store).remove_policy(id);

@@ -337,6 +337,7 @@ enum Route<'a> {
     App(&'a str),
     Policies,
     Policy(&'a str),
+    Tags,
 }
 
 /// Splits a path into the account id (when the route has one) and the route.
@@ -352,6 +353,7 @@ fn route(path: &str) -> Option<(Option<&str>, Route<'_>)> {
                 ["access", "apps", id] if !id.is_empty() => Route::App(id),
                 ["access", "policies"] => Route::Policies,
                 ["access", "policies", id] if !id.is_empty() => Route::Policy(id),
+                ["access", "tags"] => Route::Tags,
                 _ => return None,
             };
             Some((Some(acct), route))
@@ -362,7 +364,7 @@ fn route(path: &str) -> Option<(Option<&str>, Route<'_>)> {
 
 fn allowed(route: &Route<'_>, method: &Method) -> bool {
     match route {
-        Route::UserVerify | Route::AccountVerify => method == Method::GET,
+        Route::UserVerify | Route::AccountVerify | Route::Tags => method == Method::GET,
         Route::Apps | Route::Policies => matches!(*method, Method::GET | Method::POST),
         Route::App(_) | Route::Policy(_) => {
             matches!(*method, Method::GET | Method::PUT | Method::DELETE)
@@ -457,6 +459,16 @@ fn dispatch(
                 |range| lock(&sim.store).policies_page(range),
             );
         }
+        Route::Tags => {
+            // NOTE: ASSUMED default page size: the SDK's tag list pages like the other
+            // v4 lists (`V4PagePaginationArray`); no source gives its default.
+            return paginate(
+                query,
+                POLICIES_DEFAULT_PER_PAGE,
+                sim.policies_page_cap,
+                |range| lock(&sim.store).tags_page(range),
+            );
+        }
         Route::App(id) if method == Method::GET => lock(&sim.store)
             .app(id)
             .ok_or_else(ApiError::not_found)
@@ -480,7 +492,7 @@ fn dispatch(
                     Route::App(id) => store.put_app(id, &body).map(|a| (200, a)),
                     Route::Policies => store.create_policy(&body).map(|p| (201, p)),
                     Route::Policy(id) => store.put_policy(id, &body).map(|p| (200, p)),
-                    Route::UserVerify | Route::AccountVerify => {
+                    Route::UserVerify | Route::AccountVerify | Route::Tags => {
                         Err(ApiError::new(404, 7003, "No route for the URI"))
                     }
                 }
