@@ -3,7 +3,7 @@
 //! rate limit, a no-op reconcile, and peak memory. Prints a Markdown table.
 //!
 //! ```sh
-//! cargo run --release --example bench                 # full run, as in BENCHMARKS.md
+//! cargo run --release --example bench                 # full run, as in docs/benchmarks.md
 //! cargo run --release --example bench -- --quick      # smaller account, faster limiter
 //! cargo run --release --example bench -- --only reads  # one group: reads, memory, writes
 //! cargo run --release --example bench -- --latency-ms 0 # the simulator's own overhead

@@ -16,6 +16,7 @@ pub mod cloudflare;
 pub mod commands;
 pub mod config;
 pub mod controller;
+pub mod error_report;
 pub mod forward;
 pub mod github;
 pub mod inventory;

@@ -1,19 +1,26 @@
-//! The `mcp-access` binary: parse arguments, start logging, run, map the outcome to an
-//! exit code (0 ok, 1 error, 2 changes pending with `--exit-code`).
+//! The `mcp-access` binary: parse arguments, start logging, run, print an error in one
+//! style, map the outcome to an exit code (0 ok, 1 error, 2 changes pending with
+//! `--exit-code`).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use mcp_access::cli::Cli;
 use mcp_access::config::LogFormat;
-use mcp_access::{Status, run};
+use mcp_access::{Status, error_report, github, output, run};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // clap's own `error: ...` with the usage line; printing never panics, even
+            // on a closed stream.
             let _ = e.print();
+            if e.use_stderr() {
+                publish_failure(&e.render().to_string());
+            }
             // Help and version are answers. Every usage error exits 1: 2 means "changes
             // pending" and nothing else.
             return ExitCode::from(u8::from(e.use_stderr()));
@@ -22,40 +29,53 @@ fn main() -> ExitCode {
     let config = match cli.into_config(&|k| std::env::var(k).ok()) {
         Ok(config) => config,
         Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(1);
+            let error = mcp_access::Error::Config(message);
+            publish_failure(&error_report::render(&error, false));
+            return fail(&error);
         }
     };
     let filter = EnvFilter::try_from_env("MCP_ACCESS_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,mcp_access={}", config.log_level)));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // It would report a failed write with `eprintln!`, which panics when stderr is
+        // closed (`2>&1 | head -1`): a log line that cannot be written is dropped.
+        .log_internal_errors(false);
     match config.log_format {
         LogFormat::Json => logs.json().init(),
-        LogFormat::Text => logs
-            .with_ansi(
-                anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
-            )
-            .init(),
+        LogFormat::Text => logs.with_ansi(stderr_is_colored()).init(),
     }
-    // Long messages stay on one line, so they can be searched in CI logs.
-    let _ = miette::set_hook(Box::new(|_| {
-        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
-    }));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return fail(&mcp_access::Error::Config(format!(
+                "cannot start the async runtime: {e}"
+            )));
         }
     };
     match runtime.block_on(run(config)) {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::ChangesPending) => ExitCode::from(2),
-        Err(error) => {
-            eprintln!("{:?}", miette::Report::new(error));
-            ExitCode::from(1)
-        }
+        Err(error) => fail(&error),
     }
+}
+
+/// Prints the error on stderr, every problem once, and returns exit code 1. A closed
+/// stderr loses the message but never panics.
+fn fail(error: &mcp_access::Error) -> ExitCode {
+    let text = error_report::render(error, stderr_is_colored());
+    let _ = anstream::stderr().write_all(text.as_bytes());
+    ExitCode::from(1)
+}
+
+/// In CI, an error before any command ran (bad arguments) still reaches the job summary
+/// and `$GITHUB_OUTPUT`, as a command's own failure does.
+fn publish_failure(error: &str) {
+    let markdown = output::failure_markdown("mcp-access did not start: bad arguments", error);
+    let _ = github::publish(&markdown, None, 1, &|k| std::env::var(k).ok());
+}
+
+fn stderr_is_colored() -> bool {
+    anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
 }

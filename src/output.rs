@@ -1,5 +1,6 @@
 //! What `plan`, `reconcile` and `apply` print: the plan, a safety refusal, and what
 //! was applied, as text, JSON or Markdown. The exit code never depends on the format.
+//! Also [`stdout`], where every command prints its product.
 
 use std::io::{self, Write};
 
@@ -140,11 +141,85 @@ impl Report {
 
     /// Prints to stdout, then to GitHub's files when their variables are set.
     pub fn emit(&self, format: OutputFormat, exit_code: u8) -> io::Result<()> {
-        let mut out = anstream::stdout();
+        let mut out = stdout();
         self.print(format, &mut out)?;
         out.flush()?;
         crate::github::publish(&self.markdown(), Some(&self.document()), exit_code, &|k| {
             std::env::var(k).ok()
         })
+    }
+}
+
+/// A short Markdown report of a failed command, for a pull-request comment and the job
+/// summary: the plan comment's marker (so the same sticky comment is updated), what
+/// failed (`heading`, e.g. "mcp-access plan failed"), and the error as printed on
+/// stderr.
+pub fn failure_markdown(heading: &str, error: &str) -> String {
+    // Room for the heading and the note; an error longer than a comment is cut.
+    let limit = markdown::COMMENT_LIMIT - 1_000;
+    let mut error = error.trim_end().to_owned();
+    if error.len() > limit {
+        let mut cut = limit;
+        while !error.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        error.truncate(cut);
+        error.push_str("\n... (cut: the job log has the whole error)");
+    }
+    // A fence longer than any run of backticks in the error.
+    let longest = error.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!(
+        "{}\n### {heading}\n\n{fence}text\n{error}\n{fence}\n\nThe job log has the details.\n",
+        markdown::MARKER
+    )
+}
+
+/// Standard output, for what a command produces (plans, reports). Styles are dropped
+/// when it is not a terminal or `NO_COLOR` is set.
+///
+/// A reader that stops early (`plan -o json | head`) closes the pipe. From then on the
+/// output is dropped quietly, as ripgrep does, instead of failing the command with
+/// "Broken pipe": the command still finishes, and exits with its own code.
+pub fn stdout() -> impl Write {
+    ClosedPipeIsFine {
+        inner: anstream::stdout(),
+        closed: false,
+    }
+}
+
+/// A writer that turns a closed pipe into a sink.
+struct ClosedPipeIsFine<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> ClosedPipeIsFine<W> {
+    fn absorb<T>(&mut self, result: io::Result<T>, done: T) -> io::Result<T> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(done)
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: Write> Write for ClosedPipeIsFine<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let result = self.inner.write(buf);
+        self.absorb(result, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.absorb(result, ())
     }
 }

@@ -43,7 +43,17 @@ pub enum SavedPlanError {
         /// Which objects changed.
         changed: String,
     },
-    /// The manifest given to apply is not the one the plan was made from.
+    /// The manifests given to apply are other files than the plan was made from.
+    #[error(
+        "the saved plan was made from other manifests ({saved}) than the ones given ({given}). Pass the manifests it was made from, or none, or run plan again with these."
+    )]
+    OtherManifests {
+        /// The files the plan was made from.
+        saved: String,
+        /// The files given to apply.
+        given: String,
+    },
+    /// The manifest given to apply changed since the plan was made from it.
     #[error(
         "Saved plan is stale: the manifest changed since the plan was made (digest {saved} then, {now} now). Run plan again."
     )]

@@ -394,17 +394,18 @@ async fn from_and_to_filter_by_name_uid_or_domain_and_bad_names_are_errors() {
     .await;
 }
 
-/// The demo account after reconcile, plus a hand-made wiki policy that lets `ci-bot`
-/// in for `@example.com` users only: every kind of edge in one report.
+/// The demo account with a hand-made wiki policy that lets `ci-bot` in for
+/// `@example.com` users only, after reconcile: every kind of edge in one report. (The
+/// account docs/check.md's example runs against: `seed_for` in tests/docs.rs.)
 async fn reconciled_with_conditional_ci_grant() -> Report {
     let account = Account::demo().await;
-    account.reconcile(DEMO).await;
     account.attach_new_policy(
         WIKI,
         &json!({"name": "Employees via CI", "decision": "non_identity",
                 "include": [token_of(CI_BOT)],
                 "require": [{"email_domain": {"domain": "example.com"}}]}),
     );
+    account.reconcile(DEMO).await;
     account.check(DEMO, everything()).await
 }
 
@@ -437,14 +438,14 @@ async fn the_text_report_groups_by_server_and_names_policies_and_conditions() {
             "6 pair(s): 5 granted, 1 depending on the request, 0 blocked; 0 declared but missing, 2 granted but not declared."
         ), "{text}");
 
-        // The examples in the README's check section are this report, verbatim.
-        let readme = include_str!("../README.md");
-        let docs = &readme[readme.find("## Who can reach what").expect("the README has a check section")..];
-        let block = |fence: &str| {
-            let start = docs.find(fence).unwrap() + fence.len();
+        // The examples in docs/check.md are this report, verbatim.
+        let docs = include_str!("../docs/check.md");
+        let block = |start: &str| {
+            let start = docs.find(start).expect("docs/check.md has the example") + start.len();
             docs[start..start + docs[start..].find("```").unwrap()].to_owned()
         };
-        assert_eq!(block("```text\n"), text, "README check text example");
+        let shown = block("$ mcp-access check -f examples/demo.yaml\n");
+        assert_eq!(shown.trim_end(), text.trim_end(), "docs/check.md text example");
         let md_example = block("```mermaid\n");
         assert!(
             render(&report, Format::Markdown).contains(&md_example),

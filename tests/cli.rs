@@ -285,3 +285,105 @@ fn demo_help_names_every_step_including_drift_repair() {
         assert!(text.contains(step), "demo --help lacks {step:?}:\n{text}");
     }
 }
+
+/// A pipe whose reader is already gone, like `| head` after it has read its lines:
+/// every write to it fails with "Broken pipe".
+fn closed_pipe() -> std::process::Stdio {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    writer.into()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stdout_ends_quietly_with_the_commands_own_exit_code() {
+    let sim = sim().await;
+    let file = manifest_file(DEMO);
+    let path = file.path().to_str().unwrap().to_owned();
+    for (args, code) in [
+        (&["plan", "-o", "json", "-f", &path][..], 0),
+        (&["plan", "--exit-code", "-f", &path], 2),
+        (&["validate", "-f", &path], 0),
+        (&["check", "-o", "json", "-f", &path], 0),
+        (&["demo"], 0),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-access"))
+            .args(args)
+            .env_clear()
+            .env("CLOUDFLARE_API_BASE_URL", sim.base_url())
+            .env("CLOUDFLARE_ACCOUNT_ID", sim.account_id())
+            .env("CLOUDFLARE_API_TOKEN", sim.token())
+            .stdout(closed_pipe())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    assert!(sim.writes().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_stderr_never_panics() {
+    let sim = sim().await;
+    let good = manifest_file(DEMO);
+    let bad = manifest_file("servers:\n  - app: x\n    downstrem: [y]\n");
+    for (args, code) in [
+        // An error to print, logs to write, a usage error.
+        (vec!["validate", "-f", bad.path().to_str().unwrap()], 1),
+        (vec!["plan", "-vv", "-f", good.path().to_str().unwrap()], 0),
+        (vec!["plan", "--exti-code"], 1),
+    ] {
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-access"))
+            .args(&args)
+            .env_clear()
+            .env("CLOUDFLARE_API_BASE_URL", sim.base_url())
+            .env("CLOUDFLARE_ACCOUNT_ID", sim.account_id())
+            .env("CLOUDFLARE_API_TOKEN", sim.token())
+            .stdout(closed_pipe())
+            .stderr(closed_pipe())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(code), "{args:?} (101 is a panic)");
+    }
+}
+
+#[test]
+fn the_kubernetes_folder_gets_one_clear_error_per_file_each_printed_once() {
+    // What a newcomer got by copying the old README: `-f manifests/`.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let files: Vec<String> = std::fs::read_dir(format!("{root}/manifests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    let out = bare()
+        .current_dir(root)
+        .args(["validate", "-f", "manifests/"])
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    for name in &files {
+        let header = format!("error: manifests/{name}:");
+        assert_eq!(stderr.matches(&header).count(), 1, "{name}:\n{stderr}");
+    }
+    assert_eq!(
+        stderr.matches("not an mcp-access manifest").count(),
+        files.len(),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("unknown field"), "{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "error: the manifest has {} problems\n",
+            files.len()
+        )),
+        "{stderr}"
+    );
+    // One style: every message starts with `error: `; no miette `×`, no bare `Error:`.
+    assert!(
+        !stderr.contains('×') && !stderr.contains("Error:"),
+        "{stderr}"
+    );
+}

@@ -178,6 +178,19 @@ async fn a_fresh_saved_plan_applies_exactly_its_actions() {
         ));
     assert!(sim.writes().is_empty());
 
+    // Other files than the plan was made from: said as such, not as a change.
+    let other = manifest_file(DEMO);
+    cli(&sim)
+        .args(["apply", saved_arg, "-f", &path(&other)])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(format!(
+            "error: the saved plan was made from other manifests ({}) than the ones given ({})",
+            path(&file),
+            path(&other)
+        )));
+    assert!(sim.writes().is_empty());
+
     let out = cli(&sim).args(["apply", saved_arg]).assert().code(0);
     assert!(
         stdout(&out).contains("Applied 3 write(s) from the saved plan"),
@@ -377,4 +390,63 @@ async fn github_step_summary_and_outputs_are_written_when_set() {
         .assert()
         .code(0);
     assert_eq!((read(&summary), read(&outputs)), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_plan_still_writes_a_report_with_the_comment_marker() {
+    let sim = demo_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let outputs = dir.path().join("output.txt");
+    // A manifest error, then an app the account does not have: before and after the
+    // account is read.
+    let typo = manifest_file("servers:\n  - app: mcp-server-app\n    downstrem: [x]\n");
+    let missing = manifest_file("servers:\n  - app: mcp-server-app\n    downstream: [Nope]\n");
+    for (file, error) in [
+        (&typo, "unknown field `downstrem`"),
+        (&missing, "no app \"Nope\""),
+    ] {
+        for file_path in [&summary, &outputs] {
+            let _ = std::fs::remove_file(file_path);
+        }
+        let out = cli(&sim)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_OUTPUT", &outputs)
+            .args(["plan", "--exit-code", "-o", "markdown", "-f", &path(file)])
+            .assert()
+            .code(1);
+        // stdout is what the action posts as the comment.
+        let comment = stdout(&out);
+        assert!(
+            comment.starts_with("<!-- mcp-access plan -->\n### mcp-access plan failed\n"),
+            "{comment}"
+        );
+        assert!(comment.contains(error), "{comment}");
+        assert!(stderr(&out).contains(error));
+        assert_eq!(read(&summary), format!("{comment}\n"));
+        let lines = read(&outputs);
+        assert_eq!(
+            lines, "exit-code=1\n",
+            "no plan, so no has-changes: {lines}"
+        );
+    }
+
+    // In text format stdout stays empty; the summary still gets the report.
+    let _ = std::fs::remove_file(&summary);
+    let out = cli(&sim)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["plan", "-f", &path(&typo)])
+        .assert()
+        .code(1);
+    assert_eq!(stdout(&out), "");
+    assert!(read(&summary).contains("### mcp-access plan failed"));
+
+    // A usage error in CI reaches the summary too.
+    let _ = std::fs::remove_file(&summary);
+    cli(&sim)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args(["plan", "--exti-code", "-f", &path(&typo)])
+        .assert()
+        .code(1);
+    assert!(read(&summary).contains("unexpected argument '--exti-code'"));
 }

@@ -26,7 +26,7 @@ pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), E
         .map_err(|e| Error::Config(e.to_string()))?;
     let mut report = check(&inventory, &desired, &query);
     report.mark_selected(&selection);
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     // anstream drops the styles when stdout is not a terminal or NO_COLOR is set.
     write_report(&report, options.format, true, &mut out)?;
     out.flush()?;

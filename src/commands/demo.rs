@@ -32,7 +32,7 @@ pub(super) async fn run() -> Result<Status, Error> {
 }
 
 async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Error> {
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     let manifest = manifest::parse_str("examples/demo.yaml", manifest_text, &|_| None)?;
     // The client's defaults; no progress bar: the demo tells its own story on stdout.
     let client = Client::new(ClientConfig::new(

@@ -35,26 +35,35 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             max_rounds,
             out,
         } => {
-            let manifest = manifest::load(files)?;
-            let client = client(&config, manifest.account_id.as_deref())?;
-            let options = ReconcileOptions {
-                owner: manifest.owner_or(config.owner.as_deref()),
-                dry_run: *dry_run,
-                max_rounds: *max_rounds,
-            };
-            if *dry_run {
-                plans::plan(&config, &client, &manifest, &options.owner, out.as_deref()).await
-            } else {
-                plans::reconcile(&config, &client, &manifest, &options).await
+            let what = if *dry_run { "plan" } else { "apply" };
+            let result = async {
+                let manifest = manifest::load(files)?;
+                let client = client(&config, manifest.account_id.as_deref())?;
+                let options = ReconcileOptions {
+                    owner: manifest.owner_or(config.owner.as_deref()),
+                    dry_run: *dry_run,
+                    max_rounds: *max_rounds,
+                };
+                if *dry_run {
+                    plans::plan(&config, &client, &manifest, &options.owner, out.as_deref()).await
+                } else {
+                    plans::reconcile(&config, &client, &manifest, &options).await
+                }
             }
+            .await;
+            plans::report_failure(&config, what, result)
         }
         Command::ApplySaved { plan, files } => {
-            let doc = crate::saved_plan::read(plan)?;
-            if !files.is_empty() {
-                plans::check_manifest(&doc, &manifest::load(files)?)?;
+            let result = async {
+                let doc = crate::saved_plan::read(plan)?;
+                if !files.is_empty() {
+                    plans::check_manifest(&doc, &manifest::load(files)?)?;
+                }
+                let client = client(&config, doc.account_id.as_deref())?;
+                plans::apply_saved(&config, &client, &doc, plan).await
             }
-            let client = client(&config, doc.account_id.as_deref())?;
-            plans::apply_saved(&config, &client, &doc, plan).await
+            .await;
+            plans::report_failure(&config, "apply", result)
         }
         Command::Demo => demo::run().await,
         Command::Completions { shell, cli } => {

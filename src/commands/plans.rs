@@ -1,6 +1,7 @@
 //! `plan`, `reconcile` and `apply`: plan (filtered and checked by the safety rails),
 //! save, apply, and report in the chosen format and to GitHub.
 
+use std::io::Write;
 use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
@@ -10,10 +11,11 @@ use crate::Error;
 use crate::cloudflare::Client;
 use crate::config::Config;
 use crate::manifest::Manifest;
-use crate::output::Report;
+use crate::output::{self, OutputFormat, Report, failure_markdown};
 use crate::plan::json::PlanDocument;
 use crate::reconcile::{self, ReconcileError, ReconcileOptions};
 use crate::saved_plan::{self, SavedPlanError};
+use crate::{error_report, github};
 
 /// `plan`: read, diff, filter, check (a refusal is shown, not an error), save.
 pub(super) async fn plan(
@@ -35,6 +37,7 @@ pub(super) async fn plan(
     if let Some(path) = out {
         let mut doc = report.document();
         doc.objects = inventory.object_fingerprints();
+        doc.manifest_files = manifest_files(manifest);
         saved_plan::write(path, &doc)?;
     }
     let status = if config.exit_code && !report.plan.is_empty() {
@@ -87,16 +90,39 @@ pub(super) async fn reconcile(
     }
 }
 
-/// Refuses a saved plan made from other manifests than the ones given.
+/// Refuses a saved plan made from other manifests than the ones given: other files
+/// (when the plan records them), or the same files changed since.
 pub(super) fn check_manifest(doc: &PlanDocument, manifest: &Manifest) -> Result<(), Error> {
     if manifest.digest == doc.manifest_digest {
         return Ok(());
+    }
+    let given = manifest_files(manifest);
+    if !doc.manifest_files.is_empty() && doc.manifest_files != given {
+        return Err(SavedPlanError::OtherManifests {
+            saved: doc.manifest_files.join(", "),
+            given: given.join(", "),
+        }
+        .into());
     }
     Err(SavedPlanError::ManifestChanged {
         saved: short(&doc.manifest_digest),
         now: short(&manifest.digest),
     }
     .into())
+}
+
+/// The manifest's files as a saved plan records them: as given, without a leading `./`.
+fn manifest_files(manifest: &Manifest) -> Vec<String> {
+    manifest
+        .files
+        .iter()
+        .map(|p| {
+            let shown = p.display().to_string();
+            shown
+                .strip_prefix("./")
+                .map_or(shown.clone(), str::to_owned)
+        })
+        .collect()
 }
 
 /// `apply PLAN`.
@@ -146,6 +172,38 @@ pub(super) async fn apply_saved(
             Err(e.into())
         }
     }
+}
+
+/// Passes `result` through. A failure the command has not reported yet (every one but a
+/// refused or partly applied plan, which were printed as plans) gets a short Markdown
+/// report: on stdout with `--output markdown`, so the pull-request comment made from
+/// it shows the error instead of going empty, and in `$GITHUB_STEP_SUMMARY`.
+pub(super) fn report_failure(
+    config: &Config,
+    what: &str,
+    result: Result<Status, Error>,
+) -> Result<Status, Error> {
+    let Err(error) = &result else {
+        return result;
+    };
+    let reported = matches!(
+        error,
+        Error::Reconcile(ReconcileError::Refused { .. })
+            | Error::SavedPlan(SavedPlanError::Refused { .. } | SavedPlanError::Incomplete(_))
+    );
+    if !reported {
+        let heading = format!("mcp-access {what} failed");
+        let markdown = failure_markdown(&heading, &error_report::render(error, false));
+        // The error itself is what matters; failing to show it twice is no new error.
+        if config.output == OutputFormat::Markdown {
+            let mut out = output::stdout();
+            let _ = out
+                .write_all(markdown.as_bytes())
+                .and_then(|()| out.flush());
+        }
+        let _ = github::publish(&markdown, None, 1, &|k| std::env::var(k).ok());
+    }
+    result
 }
 
 fn exit_code(status: Status) -> u8 {

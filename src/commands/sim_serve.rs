@@ -15,7 +15,7 @@ pub(super) async fn run(
     let sim = Simulator::bind(config, seed, listen)
         .await
         .map_err(|e| Error::Config(format!("cannot start the simulator: {e}")))?;
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     writeln!(
         out,
         "Simulated Cloudflare Access API at {} ({} apps, {} policies). Point mcp-access at it:\n\

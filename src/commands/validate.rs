@@ -12,7 +12,7 @@ pub(super) fn run(files: &[PathBuf]) -> Result<Status, Error> {
     let manifest = manifest::load(files)?;
     let downstream: usize = manifest.servers.iter().map(|s| s.downstream.len()).sum();
     let selectors: usize = manifest.servers.iter().map(|s| s.selectors.len()).sum();
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     writeln!(
         out,
         "Manifest is valid: {} file(s), {} server(s), {} downstream link(s). Apps are resolved against the account by `plan`.",

@@ -70,6 +70,18 @@ impl Default for Metrics {
     }
 }
 
+/// Every `result` label of `mcp_access_reconcile_total`, in the order its help lists
+/// them. The controller's `classify` picks one of these for each failure.
+pub const RESULTS: &[&str] = &[
+    "success",
+    "manifest_error",
+    "api_error",
+    "not_converged",
+    "refused",
+    "config_error",
+    "cancelled",
+];
+
 impl Metrics {
     /// Creates the metrics and registers them under the `mcp_access_` prefix.
     pub fn new() -> Self {
@@ -78,7 +90,7 @@ impl Metrics {
         // Counters get `_total` appended by the encoder.
         registry.register(
             "reconcile",
-            "Reconciles run, by result (success, manifest_error, api_error, not_converged, config_error, cancelled)",
+            format!("Reconciles run, by result ({})", RESULTS.join(", ")),
             reconciles.clone(),
         );
         let reconcile_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
@@ -294,5 +306,10 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert!(text.lines().any(|l| l == version), "{text}");
+        assert!(
+            text.lines().any(|l| l
+                == "# HELP mcp_access_reconcile_total Reconciles run, by result (success, manifest_error, api_error, not_converged, refused, config_error, cancelled)."),
+            "{text}"
+        );
     }
 }

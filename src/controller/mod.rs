@@ -308,10 +308,10 @@ impl Controller {
     /// remembers) and rebuilt only when the account changes.
     fn client(&mut self, manifest: &Manifest) -> Result<Client, Error> {
         let account_id = self.api.account_id(manifest.account_id.as_deref())?;
-        if let Some(client) = self.client.as_ref() {
-            if client.config().account_id == account_id {
-                return Ok(client.clone());
-            }
+        if let Some(client) = self.client.as_ref()
+            && client.config().account_id == account_id
+        {
+            return Ok(client.clone());
         }
         let mut config = self.api.client_config(account_id, self.api.token()?);
         config.retry_deadline = self.options.api_retry_deadline;
@@ -382,6 +382,35 @@ mod tests {
             backoff(1, base, Duration::from_secs(1)),
             Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn every_failure_result_is_one_the_metric_help_lists() {
+        let refused = ReconcileError::Refused {
+            message: "too many".into(),
+            plan: Box::new(crate::plan::Plan {
+                owner: "platform".into(),
+                servers: Vec::new(),
+                creates: Vec::new(),
+                updates: Vec::new(),
+                app_changes: Vec::new(),
+                deletes: Vec::new(),
+                unmanaged: Vec::new(),
+                managed_links: 0,
+            }),
+            fingerprint: String::new(),
+        };
+        let errors = [
+            Error::Config("x".into()),
+            Error::Io(std::io::Error::other("x")),
+            Error::Reconcile(ReconcileError::Cancelled),
+            Error::Reconcile(refused),
+            Error::UndeclaredAccess("x".into()),
+        ];
+        for error in &errors {
+            let (label, _) = classify(error);
+            assert!(metrics::RESULTS.contains(&label), "{label} for {error}");
+        }
     }
 
     #[test]

@@ -131,6 +131,10 @@ impl Cx<'_> {
                 return decl;
             }
         };
+        if let Some(problem) = self.not_a_manifest(entries) {
+            self.problems.push(problem);
+            return decl;
+        }
         for (key, value) in entries {
             let Some(name) = self.key(key, TOP_KEYS) else {
                 continue;
@@ -160,6 +164,37 @@ impl Cx<'_> {
             }
         }
         decl
+    }
+
+    /// One problem for a whole file that is a Kubernetes object (`apiVersion` and `kind`,
+    /// none of our keys) rather than one unknown field per key: the likely mistake is
+    /// `-f` pointing at a deployment folder.
+    fn not_a_manifest(&self, entries: &[(Node, Node)]) -> Option<Problem> {
+        fn text(node: &Node) -> Option<&str> {
+            match &node.value {
+                Value::Str(s) => Some(s.as_str()),
+                _ => None,
+            }
+        }
+        let find = |name: &str| entries.iter().find(|(k, _)| text(k) == Some(name));
+        let ours = entries
+            .iter()
+            .any(|(k, _)| text(k).is_some_and(|k| TOP_KEYS.contains(&k)));
+        let (api_version, _) = find("apiVersion")?;
+        let (_, kind) = find("kind")?;
+        if ours {
+            return None;
+        }
+        let kind = text(kind).unwrap_or("object");
+        Some(
+            Problem::at(
+                ProblemKind::Invalid,
+                &self.loc(api_version),
+                format!("this file is a Kubernetes {kind}, not an mcp-access manifest"),
+            )
+            .label("Kubernetes")
+            .help("point -f at your access manifests (e.g. `access/`); an mcp-access manifest has `servers:`"),
+        )
     }
 
     /// The key's name when it is one of `known`; otherwise records an unknown-field

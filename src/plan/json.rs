@@ -41,6 +41,10 @@ pub struct PlanDocument {
     pub inventory_fingerprint: String,
     /// Hex SHA-256 of the manifest files the plan was made from.
     pub manifest_digest: String,
+    /// The manifest files the plan was made from, as given, written by `plan --out` so
+    /// `apply` can tell other files from changed ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manifest_files: Vec<String>,
     /// The MCP servers of the manifest, resolved, with their downstream apps and the
     /// header each forwards downstream.
     pub servers: Vec<ServerView>,
@@ -217,6 +221,7 @@ impl PlanDocument {
             account_id: None,
             inventory_fingerprint: fingerprint.to_owned(),
             manifest_digest: manifest_digest.to_owned(),
+            manifest_files: Vec::new(),
             servers: plan.servers.clone(),
             actions: actions(plan),
             unmanaged: plan.unmanaged.clone(),

@@ -145,10 +145,10 @@ impl Store {
 
     /// Appends a policy, keeping a built index up to date.
     fn push_policy(&mut self, policy: Map<String, Value>) {
-        if let Some(index) = self.index.get_mut() {
-            if let Some(id) = str_of(&policy, "id") {
-                index.policy_pos.insert(id.to_owned(), self.policies.len());
-            }
+        if let Some(index) = self.index.get_mut()
+            && let Some(id) = str_of(&policy, "id")
+        {
+            index.policy_pos.insert(id.to_owned(), self.policies.len());
         }
         self.policies.push(policy);
     }
@@ -457,14 +457,12 @@ impl Store {
         // self_hosted app on a domain that an existing app already has.
         if let Some(domain) =
             str_of(&app, "domain").filter(|_| str_of(&app, "type") == Some("self_hosted"))
-        {
-            if self
+            && self
                 .apps
                 .iter()
                 .any(|a| str_of(a, "domain") == Some(domain))
-            {
-                return Err(ApiError::new(409, 11010, "application_already_exists"));
-            }
+        {
+            return Err(ApiError::new(409, 11010, "application_already_exists"));
         }
         let out = self.render_app(&app);
         self.push_app(app);
@@ -596,16 +594,16 @@ impl Store {
             .unwrap_or_default()
             .to_owned();
         let policy = Self::build_policy(id, &created_at, body)?;
-        if has_linked_app_token(&policy) {
-            if let Some(app) = self.apps.iter().find(|a| {
+        if has_linked_app_token(&policy)
+            && let Some(app) = self.apps.iter().find(|a| {
                 str_of(a, "type") != Some("self_hosted") && links(a).iter().any(|(p, _)| p == id)
-            }) {
-                return Err(ApiError::invalid(format!(
-                    "policy {id} is attached to application {} of type {}, which cannot use linked_app_token rules",
-                    str_of(app, "id").unwrap_or_default(),
-                    str_of(app, "type").unwrap_or_default()
-                )));
-            }
+            })
+        {
+            return Err(ApiError::invalid(format!(
+                "policy {id} is attached to application {} of type {}, which cannot use linked_app_token rules",
+                str_of(app, "id").unwrap_or_default(),
+                str_of(app, "type").unwrap_or_default()
+            )));
         }
         let out = self.render_policy(&policy);
         self.policies_mut()[index] = policy;
