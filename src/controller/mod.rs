@@ -397,6 +397,7 @@ mod tests {
                 deletes: Vec::new(),
                 unmanaged: Vec::new(),
                 managed_links: 0,
+                selection: crate::plan::SelectionView::default(),
             }),
             fingerprint: String::new(),
         };

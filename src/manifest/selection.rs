@@ -89,12 +89,15 @@ impl ServerSelection {
         !self.selectors.is_empty()
     }
 
-    /// The selectors that match no downstream app now.
+    /// The selectors that bring in no downstream app now (they match none, or only
+    /// apps `except` takes out).
     pub fn empty_selectors(&self) -> impl Iterator<Item = &str> {
-        self.selectors
-            .iter()
-            .filter(|(_, n)| *n == 0)
-            .map(|(s, _)| s.as_str())
+        self.selectors.iter().map(|(s, _)| s.as_str()).filter(|s| {
+            !self
+                .matched
+                .iter()
+                .any(|(uid, by)| by.iter().any(|b| b == s) && !self.excluded.contains_key(uid))
+        })
     }
 
     /// The selectors that brought `app_uid` in, when no exact reference did (empty
@@ -225,10 +228,13 @@ pub(super) fn select<'a>(
         ..ServerSelection::default()
     };
     let mut picked: BTreeMap<&str, &App> = BTreeMap::new();
+    // Per selector: what it matched, and how many it skipped, for the warnings.
+    let mut outcomes: Vec<(Vec<&str>, usize)> = Vec::new();
     for selector in &decl.selectors {
         let said = selector.value.to_string();
         let mut count = 0;
         let mut skipped_here = 0;
+        let mut matched_here = Vec::new();
         for app in candidates.matching(&selector.value) {
             let why = if app.uid() == server_uid {
                 Some("the server itself".to_owned())
@@ -255,14 +261,13 @@ pub(super) fn select<'a>(
                 .or_default()
                 .push(said.clone());
             picked.insert(app.uid(), app);
-        }
-        if count == 0 {
-            warnings.push(no_match(candidates, decl, selector, skipped_here));
+            matched_here.push(app.uid());
         }
         if let Some(literal) = literal_match(candidates, &selector.value) {
             warnings.push(literal_warning(selector, literal, count));
         }
         out.selectors.push((said, count));
+        outcomes.push((matched_here, skipped_here));
     }
     for (uid, app) in &picked {
         if !out.listed.contains(*uid) {
@@ -270,6 +275,31 @@ pub(super) fn select<'a>(
         }
     }
 
+    except(candidates, decl, &picked, &mut out, find, warnings);
+    downstream.retain(|d| !out.excluded.contains_key(&d.uid));
+    downstream.sort_by(|a, b| a.uid.cmp(&b.uid));
+    for (selector, (matched, skipped)) in decl.selectors.iter().zip(outcomes) {
+        if matched.iter().all(|uid| out.excluded.contains_key(*uid)) {
+            let miss = Miss {
+                skipped,
+                excepted: matched.len(),
+            };
+            warnings.push(no_match(candidates, decl, selector, &miss));
+        }
+    }
+    out
+}
+
+/// Records in `out.excluded` the listed and `picked` apps that `decl`'s `except`
+/// entries take out.
+fn except<'a>(
+    candidates: &Candidates<'a>,
+    decl: &ServerDecl,
+    picked: &BTreeMap<&str, &App>,
+    out: &mut ServerSelection,
+    find: &mut dyn FnMut(&Located<AppRef>) -> Option<&'a App>,
+    warnings: &mut Vec<Problem>,
+) {
     for entry in &decl.except {
         let taken: Vec<&App> = match &entry.value {
             Except::App(r) => find(&Located::new(r.clone(), entry.at.clone()))
@@ -309,9 +339,14 @@ pub(super) fn select<'a>(
             }
         }
     }
-    downstream.retain(|d| !out.excluded.contains_key(&d.uid));
-    downstream.sort_by(|a, b| a.uid.cmp(&b.uid));
-    out
+}
+
+/// What a selector that brings in no app did match.
+struct Miss {
+    /// Apps it matched that cannot be downstream apps.
+    skipped: usize,
+    /// Downstream apps it matched that `except` took out.
+    excepted: usize,
 }
 
 /// A downstream app as `Desired` holds it.
@@ -332,13 +367,18 @@ fn no_match(
     candidates: &Candidates<'_>,
     decl: &ServerDecl,
     selector: &Located<Selector>,
-    skipped: usize,
+    miss: &Miss,
 ) -> Problem {
     let mut help = "check the selector; mcp-access detaches what it brought in before (--max-delete-percent still applies)";
     let why = match &selector.value {
-        _ if skipped > 0 => {
-            format!(" that can be a downstream app ({skipped} matched, none self-hosted)")
-        }
+        _ if miss.excepted > 0 => format!(
+            " that `except` leaves in ({} matched, all taken out)",
+            miss.excepted
+        ),
+        _ if miss.skipped > 0 => format!(
+            " that can be a downstream app ({} matched, none self-hosted)",
+            miss.skipped
+        ),
         Selector::Tag(tag) => {
             let known = candidates.known_tags();
             if known.iter().any(|t| t == tag) {

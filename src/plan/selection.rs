@@ -95,8 +95,8 @@ pub struct UnmatchedView {
     /// Its apps linked now that nothing in the manifest declares any more (detached by
     /// this plan unless `--policy upsert-only`).
     pub links: usize,
-    /// Its selectors that match no app now (the likeliest cause, e.g. a tag removed
-    /// in the dashboard).
+    /// Its selectors that bring in no app now: they match none, or only apps `except`
+    /// takes out (the likeliest cause, e.g. a tag removed in the dashboard).
     pub empty_selectors: Vec<String>,
 }
 
@@ -295,8 +295,8 @@ pub(super) fn write_text_summary(plan: &Plan, out: &mut dyn std::io::Write) -> s
 pub(super) fn unmatched_sentence(u: &UnmatchedView, server: &str) -> String {
     let empty = match u.empty_selectors.as_slice() {
         [] => String::new(),
-        [one] => format!(" ({one} matches no app now)"),
-        many => format!(" ({} match no app now)", many.join(", ")),
+        [one] => format!(" ({one} brings in no app now)"),
+        many => format!(" ({} bring in no app now)", many.join(", ")),
     };
     format!(
         "{server} is linked to {} that its selectors no longer match{empty}.",
