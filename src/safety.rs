@@ -106,6 +106,15 @@ impl Safety {
                 self.max_delete_percent
             ));
         }
+        // The plan-making commands stop at a selector warning under --strict before
+        // there is a plan; a saved plan made without it is checked here.
+        if self.strict && !plan.selection.warnings.is_empty() {
+            return Err(format!(
+                "--strict: the plan has {} selector warning(s): {}",
+                plan.selection.warnings.len(),
+                plan.selection.warnings.join("; ")
+            ));
+        }
         if let Some(max) = self.max_attach.filter(|max| s.attach > *max) {
             let by_selector: usize = plan
                 .app_changes

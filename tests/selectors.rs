@@ -1093,3 +1093,53 @@ fn every_selector_variant_is_reachable_from_the_manifest_module() {
     // `manifest::selector` is public for library users who build manifests in code.
     assert!(manifest::selector::is_pattern("a*"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_goes_stale_when_a_tag_changes_and_strict_refuses_its_warnings() {
+    let sim = Simulator::start(SimConfig::default(), tagged_account(3))
+        .await
+        .unwrap();
+    let file = manifest_file(BY_TAG);
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    cli(&sim)
+        .args(["plan", "-q", "--out", saved, "-f", &path(&file)])
+        .assert()
+        .success();
+    // A plan depends on the apps' tags: one removed since makes it stale.
+    untag(&sim, "app-02");
+    let stale = cli(&sim).args(["apply", saved]).assert().code(1);
+    assert!(
+        stderr(&stale).contains("Saved plan is stale") && stderr(&stale).contains("app \"app-02\""),
+        "{}",
+        stderr(&stale)
+    );
+    assert!(sim.writes().is_empty());
+
+    // A saved plan with a selector warning: applied as reviewed, unless --strict.
+    let typo = manifest_file(
+        "
+owner: platform
+servers:
+  - app: mcp-server
+    downstream: [app-00, { tag: mcp-callabel }]
+",
+    );
+    cli(&sim)
+        .args(["plan", "-q", "--out", saved, "-f", &path(&typo)])
+        .assert()
+        .success();
+    let refused = cli(&sim)
+        .args(["apply", "--strict", saved])
+        .assert()
+        .code(1);
+    assert!(
+        stdout(&refused).contains("--strict: the plan has 1 selector warning(s)"),
+        "{}",
+        stdout(&refused)
+    );
+    assert!(sim.writes().is_empty());
+    cli(&sim).args(["apply", saved]).assert().success();
+    assert_eq!(linked(&sim), 1);
+}

@@ -11,7 +11,7 @@
 //! linked to apps that neither an exact reference nor a selector declares now, and
 //! one of its selectors matches nothing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -105,50 +105,17 @@ pub struct UnmatchedView {
 /// [`SelectionView`].
 pub fn explain(plan: &mut Plan, selection: &Selection) {
     let deleted: HashSet<String> = plan.deletes.iter().map(|d| d.policy_id.clone()).collect();
-    let mut view = SelectionView {
-        warnings: selection.warning_lines(),
-        ..SelectionView::default()
-    };
-    for server in &selection.servers {
-        let me = AppView {
-            uid: server.uid.clone(),
-            name: server.name.clone(),
-        };
-        for (selector, matches) in &server.selectors {
-            view.selectors.push(SelectorView {
-                server: me.clone(),
-                selector: selector.clone(),
-                matches: *matches,
-            });
-        }
-        for (uid, excluded) in &server.excluded {
-            view.excluded.push(ExcludedView {
-                server: me.clone(),
-                app: AppView {
-                    uid: uid.clone(),
-                    name: excluded.name.clone(),
-                },
-                by: excluded.by.to_string(),
-            });
-        }
-        for s in &server.skipped {
-            view.skipped.push(SkippedView {
-                server: me.clone(),
-                app: AppView {
-                    uid: s.uid.clone(),
-                    name: s.name.clone(),
-                },
-                app_type: s.app_type.clone(),
-                why: s.why.clone(),
-            });
-        }
-    }
-
+    let mut view = view_of(selection);
+    let servers: HashMap<&str, &ServerSelection> = selection
+        .servers
+        .iter()
+        .map(|s| (s.uid.as_str(), s))
+        .collect();
     let mut unmatched: Vec<(&ServerSelection, usize)> = Vec::new();
     for change in &mut plan.app_changes {
         let app = change.app.uid.as_str();
         for attach in &mut change.attach {
-            let Some(server) = selection.server(&attach.server.uid) else {
+            let Some(server) = servers.get(attach.server.uid.as_str()) else {
                 continue;
             };
             let by = server.brought_by(app);
@@ -161,7 +128,7 @@ pub fn explain(plan: &mut Plan, selection: &Selection) {
             let Some(server) = detach
                 .server
                 .as_ref()
-                .and_then(|s| selection.server(&s.uid))
+                .and_then(|s| servers.get(s.uid.as_str()))
             else {
                 continue;
             };
@@ -202,6 +169,49 @@ pub fn explain(plan: &mut Plan, selection: &Selection) {
         });
     }
     plan.selection = view;
+}
+
+/// What each server's selectors match, exclude and skip, and the warnings.
+fn view_of(selection: &Selection) -> SelectionView {
+    let mut view = SelectionView {
+        warnings: selection.warning_lines(),
+        ..SelectionView::default()
+    };
+    for server in &selection.servers {
+        let me = AppView {
+            uid: server.uid.clone(),
+            name: server.name.clone(),
+        };
+        for (selector, matches) in &server.selectors {
+            view.selectors.push(SelectorView {
+                server: me.clone(),
+                selector: selector.clone(),
+                matches: *matches,
+            });
+        }
+        for (uid, excluded) in &server.excluded {
+            view.excluded.push(ExcludedView {
+                server: me.clone(),
+                app: AppView {
+                    uid: uid.clone(),
+                    name: excluded.name.clone(),
+                },
+                by: excluded.by.to_string(),
+            });
+        }
+        for s in &server.skipped {
+            view.skipped.push(SkippedView {
+                server: me.clone(),
+                app: AppView {
+                    uid: s.uid.clone(),
+                    name: s.name.clone(),
+                },
+                app_type: s.app_type.clone(),
+                why: s.why.clone(),
+            });
+        }
+    }
+    view
 }
 
 // ---- text ---------------------------------------------------------------------------
