@@ -132,10 +132,13 @@ pub struct Skipped {
     pub why: String,
 }
 
-/// The account's apps, indexed for selectors: by tag, and (on first use) their hosts.
+/// The account's apps, indexed for selectors on first use: by tag, and their names
+/// and hosts read once (an app's fields are looked up in its JSON map, which costs
+/// more than matching a glob).
 pub(super) struct Candidates<'a> {
     inventory: &'a Inventory,
     by_tag: OnceCell<HashMap<&'a str, Vec<usize>>>,
+    names: OnceCell<Vec<&'a str>>,
     hosts: OnceCell<Vec<Vec<String>>>,
 }
 
@@ -144,8 +147,14 @@ impl<'a> Candidates<'a> {
         Self {
             inventory,
             by_tag: OnceCell::new(),
+            names: OnceCell::new(),
             hosts: OnceCell::new(),
         }
+    }
+
+    fn names(&self) -> &Vec<&'a str> {
+        self.names
+            .get_or_init(|| self.apps().iter().map(App::name).collect())
     }
 
     fn apps(&self) -> &'a [App] {
@@ -186,7 +195,12 @@ impl<'a> Candidates<'a> {
                 .get(tag.as_str())
                 .map(|ids| ids.iter().map(|&i| &apps[i]).collect())
                 .unwrap_or_default(),
-            Selector::Name(glob) => apps.iter().filter(|a| glob.matches(a.name())).collect(),
+            Selector::Name(glob) => apps
+                .iter()
+                .zip(self.names())
+                .filter(|(_, name)| glob.matches(name))
+                .map(|(a, _)| a)
+                .collect(),
             Selector::Domain(glob) => apps
                 .iter()
                 .zip(self.hosts())
@@ -411,7 +425,12 @@ fn no_match(
 fn literal_match<'a>(candidates: &Candidates<'a>, selector: &Selector) -> Option<&'a App> {
     match selector {
         Selector::Tag(_) => None,
-        Selector::Name(glob) => candidates.apps().iter().find(|a| a.name() == glob.as_str()),
+        Selector::Name(glob) => candidates
+            .apps()
+            .iter()
+            .zip(candidates.names())
+            .find(|(_, name)| **name == glob.as_str())
+            .map(|(a, _)| a),
         Selector::Domain(glob) => candidates
             .apps()
             .iter()
