@@ -154,7 +154,9 @@ async fn read_benchmarks(s: &Settings, rows: &mut Vec<Row>) {
     let policies = account.seed.policies.len();
     for cap in [1000, 50] {
         let sim = start(&account, cap, s.latency).await;
-        let bound = s.apps.div_ceil(cap) + policies.div_ceil(1000);
+        // One GET per page, and a walk ends only at a short or an empty page (never
+        // on the total alone): a list whose last page is full costs one empty page more.
+        let bound = (s.apps / cap + 1) + (policies / 1000 + 1);
         for (label, concurrency) in [
             ("concurrent pages, --concurrency 4", 4),
             ("concurrent pages, --concurrency 8", 8),
@@ -225,6 +227,7 @@ async fn write_benchmarks(s: &Settings, rows: &mut Vec<Row>) {
         owner: "bench".into(),
         dry_run: false,
         max_rounds: 3,
+        plan: mcp_access::plan::PlanOptions::default(),
     };
     let started = Instant::now();
     let outcome = reconcile::reconcile(&client, &manifest, &options, &CancellationToken::new())

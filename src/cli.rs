@@ -21,6 +21,7 @@ use crate::cloudflare::{ApiSettings, DEFAULT_BASE_URL, Rate};
 use crate::config::{Command, Config, LogFormat};
 use crate::controller::{BACKOFF_BASE, Jitter, RunOptions, api_retry_deadline};
 use crate::output::OutputFormat;
+use crate::plan::PlanOptions;
 use crate::safety::{Safety, SyncPolicy};
 use crate::sim::{Faults, RateLimit, Seed, SimConfig};
 
@@ -67,6 +68,43 @@ struct OwnerArgs {
     /// Ownership id; overrides the manifest's `owner`.
     #[arg(long, value_name = "ID")]
     owner: Option<String>,
+}
+
+/// Choices the planner takes beyond the manifest (`plan`, `reconcile`, `apply`, `run`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Planning")]
+struct PlanningArgs {
+    /// Convert legacy (app-scoped) policies on the apps the plan changes to reusable
+    /// ones first (same id, rules and precedence; they stay unmanaged). Without it,
+    /// those app changes are blocked: an app update would delete legacy policies.
+    #[arg(long)]
+    convert_legacy: bool,
+    /// Reusable policies the account may have; a plan that would create past it is
+    /// refused before any write. Raise it only if Cloudflare raised your account's
+    /// limit.
+    #[arg(long, value_name = "N", default_value_t = crate::plan::POLICY_LIMIT)]
+    policy_limit: usize,
+}
+
+impl From<PlanningArgs> for PlanOptions {
+    fn from(a: PlanningArgs) -> Self {
+        Self {
+            convert_legacy: a.convert_legacy,
+            policy_limit: a.policy_limit,
+            // `--adopt` reaches the planner through the manifest (`Manifest::adopt`).
+            adopt: false,
+        }
+    }
+}
+
+/// `--adopt`, for the commands that plan.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Manifest")]
+struct AdoptArgs {
+    /// Take over hand-made grants of the manifest's servers instead of duplicating them
+    /// (same as `adopt: true` in the manifest); see docs/adopting.md.
+    #[arg(long)]
+    adopt: bool,
 }
 
 /// How a plan is shown.
@@ -176,9 +214,20 @@ struct ClientArgs {
     #[arg(long, value_name = "N", default_value_t = 200)]
     burst: u32,
     /// Total time one API request may spend retrying, waits included (long enough to
-    /// wait out a 5-minute rate-limit block).
+    /// wait out a 5-minute rate-limit block). Connection failures get only ~10 s.
     #[arg(long, value_name = "DURATION", default_value = "6m", value_parser = humantime::parse_duration)]
     retry_deadline: Duration,
+    /// Longest silence while waiting for or reading an API response; a stalled
+    /// response is retried.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    read_timeout: Duration,
+    /// Largest API response read (e.g. 64MiB); a larger one is an error.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = crate::cloudflare::parse_size)]
+    max_response_size: u64,
+    /// Most items one API list (apps, policies) may hold. Cloudflare's standard limit
+    /// is 500 of each; raise this for an account with more.
+    #[arg(long, value_name = "N", default_value_t = crate::cloudflare::DEFAULT_MAX_LIST_ITEMS)]
+    max_list_items: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,11 +257,23 @@ enum CommandArgs {
     /// Reconcile now and every interval, serving /healthz, /readyz and /metrics; stop
     /// gracefully on SIGTERM or SIGINT.
     Run(RunArgs),
-    /// Try it without a Cloudflare account: plan, reconcile, drift repair.
+    /// List the account's apps, to write a first manifest.
     ///
-    /// Against a built-in simulated account: plan, reconcile, plan again (nothing to
-    /// do), then repair drift made as if in the dashboard (a detached policy, a policy
-    /// edited by hand).
+    /// Each app's name, type, domain and uid, whether it can be an MCP server or a
+    /// downstream app, and the linked-token grants it already has.
+    Apps(AppsArgs),
+    /// Write a manifest of every linked-token grant in effect in the account.
+    ///
+    /// Sorted YAML on stdout (or `--out`) that passes `validate`; grants a plain link
+    /// cannot express are explained in comments. Then `plan --adopt` takes the
+    /// hand-made policies over.
+    Import(ImportArgs),
+    /// Try it without a Cloudflare account: adopt, plan, reconcile, drift repair.
+    ///
+    /// Against a built-in simulated account with a grant made by hand: plan and
+    /// reconcile with --adopt (the hand-made grant is taken over, not duplicated), plan
+    /// again (nothing to do), then repair drift made as if in the dashboard (a detached
+    /// policy, a policy edited by hand).
     Demo,
     /// Run the Cloudflare Access API simulator.
     #[command(subcommand)]
@@ -251,7 +312,11 @@ struct PlanArgs {
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     out: Option<PathBuf>,
     #[command(flatten)]
+    adopt: AdoptArgs,
+    #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -269,11 +334,15 @@ struct ReconcileArgs {
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), help_heading = None)]
     max_rounds: u32,
     #[command(flatten)]
+    adopt: AdoptArgs,
+    #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     exit_code: ExitCodeArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -295,10 +364,16 @@ struct ApplyArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     owner: OwnerArgs,
+    /// Take over hand-made grants of the manifest's servers (without PLAN; a saved
+    /// plan already says what it adopts).
+    #[arg(long, conflicts_with = "plan", help_heading = "Manifest")]
+    adopt: bool,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -332,9 +407,37 @@ struct RunArgs {
     #[command(flatten)]
     owner: OwnerArgs,
     #[command(flatten)]
+    adopt: AdoptArgs,
+    #[command(flatten)]
     controller: ControllerArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+struct AppsArgs {
+    /// Only apps of this type (`self_hosted`, `saas`, `mcp`, `ssh`, ...).
+    #[arg(long = "type", value_name = "TYPE", help_heading = None)]
+    app_type: Option<String>,
+    /// Format of the listing on stdout.
+    #[arg(short, long, value_name = "FORMAT", value_enum, default_value_t = crate::apps::Format::Text, help_heading = "Output")]
+    output: crate::apps::Format,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Ownership id written into the manifest (default: `default`).
+    #[arg(long, value_name = "ID", help_heading = "Manifest")]
+    owner: Option<String>,
+    /// Write the manifest to this file instead of stdout.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -402,6 +505,31 @@ struct SimServeArgs {
     /// Server-side maximum `per_page` when listing policies.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     policies_page_cap: u32,
+    /// Store policy rules normalised, as an API might: empty lists as null, rules and
+    /// keys reordered, empty selectors added (same meaning, other bytes).
+    #[arg(long)]
+    normalise_rules: bool,
+    /// Return write-only secrets (SCIM credentials, an OIDC SaaS app's client secret)
+    /// on reads; by default they are never returned, the worst case.
+    #[arg(long)]
+    reveal_secrets: bool,
+    /// Leave this reusable policy out of the policy list (still linked and served by
+    /// id), as a list that missed it would; repeatable.
+    #[arg(long, value_name = "ID")]
+    unlisted_policy: Vec<String>,
+    /// Reusable policies the simulated account may have (Cloudflare's limit is 500);
+    /// 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    policy_limit: usize,
+    /// Requests another client of the same user spends at the start of every
+    /// rate-limit window (the budget is shared, as Cloudflare's is).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    rate_limit_spent: u32,
+    /// Deliberate misbehaviour, never the real API's: e.g.
+    /// `repeat-last-page=policies,total=apps:1000000000,always-429=0` (every item is
+    /// listed in docs/simulator.md).
+    #[arg(long, value_name = "SPEC", default_value = "")]
+    misbehave: String,
 }
 
 /// The parts of a [`Config`] that only some commands set; the rest keep their
@@ -438,6 +566,7 @@ impl Cli {
             (false, _) => tracing::Level::TRACE,
         };
         Ok(Config {
+            redactor: crate::redact::Redactor::for_token(api.token.as_ref()),
             command,
             api,
             owner: parts.owner,
@@ -461,6 +590,8 @@ impl CommandArgs {
                     dry_run: true,
                     max_rounds: 1,
                     out: a.out,
+                    plan: a.planning.into(),
+                    adopt: a.adopt.adopt,
                 },
                 Parts {
                     api: Some(a.api),
@@ -476,6 +607,8 @@ impl CommandArgs {
                     dry_run: a.dry_run,
                     max_rounds: a.max_rounds,
                     out: None,
+                    plan: a.planning.into(),
+                    adopt: a.adopt.adopt,
                 },
                 Parts {
                     api: Some(a.api),
@@ -496,6 +629,8 @@ impl CommandArgs {
                         dry_run: false,
                         max_rounds: 3,
                         out: None,
+                        plan: a.planning.into(),
+                        adopt: a.adopt,
                     },
                 },
                 Parts {
@@ -520,30 +655,9 @@ impl CommandArgs {
                     ..Parts::default()
                 },
             ),
-            CommandArgs::Run(a) => {
-                let c = a.controller;
-                if c.interval < Duration::from_secs(1) {
-                    return Err("--interval must be at least 1s".into());
-                }
-                (
-                    Command::Run(RunOptions {
-                        files: a.manifests.files,
-                        interval: c.interval,
-                        jitter: c.jitter,
-                        listen: c.listen,
-                        once: c.once,
-                        grace_period: c.grace_period,
-                        backoff_base: BACKOFF_BASE,
-                        api_retry_deadline: api_retry_deadline(c.interval),
-                        safety: a.safety.into(),
-                    }),
-                    Parts {
-                        api: Some(a.api),
-                        owner: a.owner.owner,
-                        ..Parts::default()
-                    },
-                )
-            }
+            CommandArgs::Run(a) => a.into_command()?,
+            CommandArgs::Apps(a) => a.into_command(),
+            CommandArgs::Import(a) => a.into_command(),
             CommandArgs::Demo => (Command::Demo, Parts::default()),
             CommandArgs::Completions { shell } => {
                 reference(|cli| Command::Completions { shell, cli })
@@ -551,6 +665,61 @@ impl CommandArgs {
             CommandArgs::Man { dir } => reference(|cli| Command::Man { dir, cli }),
             CommandArgs::Sim(SimArgs::Serve(a)) => (a.into_command()?, Parts::default()),
         })
+    }
+}
+
+impl RunArgs {
+    /// The `run` command and its settings.
+    fn into_command(self) -> Result<(Command, Parts), String> {
+        let c = self.controller;
+        if c.interval < Duration::from_secs(1) {
+            return Err("--interval must be at least 1s".into());
+        }
+        Ok((
+            Command::Run(RunOptions {
+                files: self.manifests.files,
+                interval: c.interval,
+                jitter: c.jitter,
+                listen: c.listen,
+                once: c.once,
+                grace_period: c.grace_period,
+                backoff_base: BACKOFF_BASE,
+                api_retry_deadline: api_retry_deadline(c.interval),
+                adopt: self.adopt.adopt,
+                safety: self.safety.into(),
+                plan: self.planning.into(),
+            }),
+            Parts {
+                api: Some(self.api),
+                owner: self.owner.owner,
+                ..Parts::default()
+            },
+        ))
+    }
+}
+
+impl AppsArgs {
+    fn into_command(self) -> (Command, Parts) {
+        let command = Command::Apps {
+            app_type: self.app_type,
+            format: self.output,
+        };
+        let parts = Parts {
+            api: Some(self.api),
+            ..Parts::default()
+        };
+        (command, parts)
+    }
+}
+
+impl ImportArgs {
+    fn into_command(self) -> (Command, Parts) {
+        let parts = Parts {
+            api: Some(self.api),
+            owner: self.owner,
+            ..Parts::default()
+        };
+        (Command::Import { out: self.out }, parts)
     }
 }
 
@@ -594,6 +763,9 @@ impl ApiArgs {
         if client.concurrency == 0 {
             return Err("--concurrency must be at least 1".into());
         }
+        if client.max_list_items == 0 || client.read_timeout.is_zero() {
+            return Err("--max-list-items and --read-timeout must be above zero".into());
+        }
         Ok(ApiSettings {
             base_url,
             account_id: self
@@ -607,6 +779,9 @@ impl ApiArgs {
             rate: client.rate_limit,
             burst: client.burst,
             retry_deadline: client.retry_deadline,
+            read_timeout: client.read_timeout,
+            max_response_bytes: client.max_response_size,
+            max_list_items: client.max_list_items,
             progress,
         })
     }
@@ -634,14 +809,29 @@ impl SimServeArgs {
         if account_id.is_empty() {
             return Err("--account-id must not be empty".into());
         }
+        let misbehave = self
+            .misbehave
+            .parse()
+            .map_err(|e| format!("--misbehave: {e}"))?;
+        if !crate::cloudflare::is_account_id(account_id) {
+            return Err(format!(
+                "--account-id {account_id:?}: a Cloudflare account id is 32 hexadecimal characters"
+            ));
+        }
         // New simulator switches keep their defaults here until they get a flag.
         #[allow(clippy::needless_update)]
         let config = SimConfig {
             token: self.token,
+            rate_limit_spent: self.rate_limit_spent,
+            misbehave,
             account_id: account_id.to_owned(),
             apps_page_cap: self.apps_page_cap as usize,
             policies_page_cap: self.policies_page_cap as usize,
             faults,
+            normalise_rules: self.normalise_rules,
+            reveal_secrets: self.reveal_secrets,
+            unlisted_policies: self.unlisted_policy,
+            policy_limit: (self.policy_limit > 0).then_some(self.policy_limit),
             rate_limit: Some(RateLimit {
                 requests: self.rate_limit.requests,
                 window: self.rate_limit.per,

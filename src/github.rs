@@ -6,6 +6,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 
 use crate::plan::json::PlanDocument;
+use crate::redact::Redactor;
 
 /// Appends `markdown` to the file named by `GITHUB_STEP_SUMMARY`, and the outputs to
 /// the one named by `GITHUB_OUTPUT` (both read through `env`), when set: `exit-code`
@@ -15,12 +16,13 @@ pub fn publish(
     markdown: &str,
     plan: Option<&PlanDocument>,
     exit_code: u8,
+    redactor: &Redactor,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> io::Result<()> {
     let var = |k| env(k).filter(|v: &String| !v.trim().is_empty());
     if let Some(path) = var("GITHUB_STEP_SUMMARY") {
         let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-        file.write_all(markdown.as_bytes())?;
+        file.write_all(redactor.scrub(markdown).as_bytes())?;
         writeln!(file)?;
     }
     if let Some(path) = var("GITHUB_OUTPUT") {
@@ -28,6 +30,7 @@ pub fn publish(
         writeln!(file, "exit-code={exit_code}")?;
         if let Some(plan) = plan {
             let json = serde_json::to_string(plan).map_err(io::Error::other)?;
+            let json = redactor.scrub(&json);
             // NOTE: GitHub's multi-line output syntax is `name<<DELIMITER`; a random
             // delimiter can never occur in the value.
             let delimiter = format!("MCP_ACCESS_{}", uuid::Uuid::new_v4().simple());

@@ -9,6 +9,7 @@
 //! command layer imports `cli` or `commands` (`tests/layout.rs` checks it).
 
 pub mod apply;
+pub mod apps;
 pub mod build_info;
 pub mod check;
 pub mod cli;
@@ -19,11 +20,14 @@ pub mod controller;
 pub mod error_report;
 pub mod forward;
 pub mod github;
+pub mod grants;
+pub mod import;
 pub mod inventory;
 pub mod manifest;
 pub mod output;
 pub mod plan;
 pub mod reconcile;
+pub mod redact;
 pub mod safety;
 pub mod saved_plan;
 pub mod sim;
@@ -55,6 +59,10 @@ pub enum Error {
     /// `check --fail-on-undeclared` found access the manifest does not declare.
     #[error("{0}")]
     UndeclaredAccess(String),
+    /// Everything else was applied, but some app changes are blocked (legacy
+    /// policies, write-only secrets): the message names the links not made.
+    #[error("{0}")]
+    Blocked(String),
     /// Writing output failed.
     #[error("output: {0}")]
     Io(#[from] std::io::Error),

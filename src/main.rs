@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mcp_access::cli::Cli;
 use mcp_access::config::LogFormat;
+use mcp_access::redact::{RedactingStderr, Redactor};
 use mcp_access::{Status, error_report, github, output, run};
 use tracing_subscriber::EnvFilter;
 
@@ -19,7 +20,7 @@ fn main() -> ExitCode {
             // on a closed stream.
             let _ = e.print();
             if e.use_stderr() {
-                publish_failure(&e.render().to_string());
+                publish_failure(&e.render().to_string(), &env_redactor());
             }
             // Help and version are answers. Every usage error exits 1: 2 means "changes
             // pending" and nothing else.
@@ -29,16 +30,20 @@ fn main() -> ExitCode {
     let config = match cli.into_config(&|k| std::env::var(k).ok()) {
         Ok(config) => config,
         Err(message) => {
+            // No validated token yet: scrub the one in the environment, if any.
+            let redactor = env_redactor();
             let error = mcp_access::Error::Config(message);
-            publish_failure(&error_report::render(&error, false));
-            return fail(&error);
+            publish_failure(&error_report::render(&error, false), &redactor);
+            return fail(&error, &redactor);
         }
     };
     let filter = EnvFilter::try_from_env("MCP_ACCESS_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,mcp_access={}", config.log_level)));
+    // The token never reaches stderr, whatever a log line or an error quotes.
+    let redactor = Redactor::for_token(config.api.token.as_ref());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(RedactingStderr(redactor.clone()))
         // It would report a failed write with `eprintln!`, which panics when stderr is
         // closed (`2>&1 | head -1`): a log line that cannot be written is dropped.
         .log_internal_errors(false);
@@ -49,31 +54,40 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            return fail(&mcp_access::Error::Config(format!(
-                "cannot start the async runtime: {e}"
-            )));
+            return fail(
+                &mcp_access::Error::Config(format!("cannot start the async runtime: {e}")),
+                &redactor,
+            );
         }
     };
     match runtime.block_on(run(config)) {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::ChangesPending) => ExitCode::from(2),
-        Err(error) => fail(&error),
+        Err(error) => fail(&error, &redactor),
     }
 }
 
-/// Prints the error on stderr, every problem once, and returns exit code 1. A closed
-/// stderr loses the message but never panics.
-fn fail(error: &mcp_access::Error) -> ExitCode {
+/// Prints the error on stderr, every problem once, the token scrubbed, and returns exit
+/// code 1. A closed stderr loses the message but never panics.
+fn fail(error: &mcp_access::Error, redactor: &Redactor) -> ExitCode {
     let text = error_report::render(error, stderr_is_colored());
-    let _ = anstream::stderr().write_all(text.as_bytes());
+    let _ = anstream::stderr().write_all(redactor.scrub(&text).as_bytes());
     ExitCode::from(1)
+}
+
+/// Before the configuration is validated, the only token known is the environment's.
+fn env_redactor() -> Redactor {
+    Redactor::new(std::env::var("CLOUDFLARE_API_TOKEN").ok())
 }
 
 /// In CI, an error before any command ran (bad arguments) still reaches the job summary
 /// and `$GITHUB_OUTPUT`, as a command's own failure does.
-fn publish_failure(error: &str) {
-    let markdown = output::failure_markdown("mcp-access did not start: bad arguments", error);
-    let _ = github::publish(&markdown, None, 1, &|k| std::env::var(k).ok());
+fn publish_failure(error: &str, redactor: &Redactor) {
+    let markdown = output::failure_markdown(
+        "mcp-access did not start: bad arguments",
+        &redactor.scrub(error),
+    );
+    let _ = github::publish(&markdown, None, 1, redactor, &|k| std::env::var(k).ok());
 }
 
 fn stderr_is_colored() -> bool {

@@ -10,6 +10,7 @@ use crate::apply::ApplyReport;
 use crate::plan::json::{Applied, PlanDocument};
 use crate::plan::text::{self, Palette};
 use crate::plan::{Plan, markdown};
+use crate::redact::Redactor;
 
 /// The format of the plan on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -63,10 +64,18 @@ impl Report {
         if !outcome.rounds.is_empty() {
             let reports: Vec<&ApplyReport> = outcome.rounds.iter().map(|r| &r.report).collect();
             let writes: usize = reports.iter().map(|r| r.done.len()).sum();
-            let summary = format!(
-                "Applied {writes} write(s) in {} round(s). The account matches the manifest.",
-                reports.len()
-            );
+            let summary = if outcome.blocked().is_empty() {
+                format!(
+                    "Applied {writes} write(s) in {} round(s). The account matches the manifest.",
+                    reports.len()
+                )
+            } else {
+                format!(
+                    "Applied {writes} write(s) in {} round(s). Everything else matches the manifest, but {} link change(s) are blocked (see above).",
+                    reports.len(),
+                    outcome.final_plan.summary().blocked
+                )
+            };
             report.applied(&reports, summary);
         }
         report
@@ -139,14 +148,19 @@ impl Report {
         }
     }
 
-    /// Prints to stdout, then to GitHub's files when their variables are set.
-    pub fn emit(&self, format: OutputFormat, exit_code: u8) -> io::Result<()> {
-        let mut out = stdout();
+    /// Prints to stdout, then to GitHub's files when their variables are set; the
+    /// token is scrubbed from all of it.
+    pub fn emit(&self, format: OutputFormat, exit_code: u8, redactor: &Redactor) -> io::Result<()> {
+        let mut out = redactor.writer(stdout());
         self.print(format, &mut out)?;
         out.flush()?;
-        crate::github::publish(&self.markdown(), Some(&self.document()), exit_code, &|k| {
-            std::env::var(k).ok()
-        })
+        crate::github::publish(
+            &self.markdown(),
+            Some(&self.document()),
+            exit_code,
+            redactor,
+            &|k| std::env::var(k).ok(),
+        )
     }
 }
 

@@ -1,13 +1,15 @@
 //! The converge loop: read the account, diff, apply, and again, until the plan is empty
 //! or the round limit is reached.
 
+use std::fmt::Write as _;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyReport, apply};
 use crate::cloudflare::Client;
 use crate::inventory::{self, Inventory};
 use crate::manifest::{self, Manifest};
-use crate::plan::{self, Plan};
+use crate::plan::{self, BlockedAppChange, Plan, PlanOptions};
 use crate::safety::Safety;
 
 /// How a reconcile runs.
@@ -19,6 +21,8 @@ pub struct ReconcileOptions {
     pub dry_run: bool,
     /// Apply at most this many times before giving up.
     pub max_rounds: u32,
+    /// `--convert-legacy` and the other choices the planner takes.
+    pub plan: PlanOptions,
 }
 
 /// One apply and the plan it carried out.
@@ -44,9 +48,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// True when the account matched at the last read.
+    /// True when nothing mcp-access may do was left at the last read. The account
+    /// matches the manifest unless [`Self::blocked`] has something.
     pub fn converged(&self) -> bool {
         self.final_plan.is_empty()
+    }
+
+    /// The app changes left undone at the last read because they are blocked (legacy
+    /// policies, write-only secrets): they wait for a fix by hand.
+    pub fn blocked(&self) -> &[BlockedAppChange] {
+        &self.final_plan.blocked
     }
 }
 
@@ -91,6 +102,9 @@ fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -
         "the account did not converge after {rounds} round(s): still {} to create, {} to update, {} to attach, {} to detach, {} to delete",
         s.create, s.update, s.attach, s.detach, s.delete
     );
+    if s.adopt > 0 {
+        let _ = write!(msg, ", {} to adopt", s.adopt);
+    }
     if let Some(report) = report.filter(|r| !r.is_complete()) {
         msg.push_str("\nlast apply: ");
         msg.push_str(&report.to_string());
@@ -99,21 +113,33 @@ fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -
     msg
 }
 
-/// Reads the account and plans against it.
+/// Reads the account and plans against it; with `adopt` in the manifest (or from
+/// `--adopt`), hand-made grants of its servers are taken over.
 pub async fn plan_once(
     client: &Client,
     manifest: &Manifest,
     owner: &str,
 ) -> Result<(Inventory, Plan), ReconcileError> {
-    plan_once_strict(client, manifest, owner, false).await
+    plan_once_with(client, manifest, owner, &PlanOptions::default()).await
 }
 
-/// [`plan_once`]; with `strict` (`--strict`), a selector warning (a selector that
+/// [`plan_once`] with the planner's `options`.
+pub async fn plan_once_with(
+    client: &Client,
+    manifest: &Manifest,
+    owner: &str,
+    options: &PlanOptions,
+) -> Result<(Inventory, Plan), ReconcileError> {
+    plan_once_strict(client, manifest, owner, options, false).await
+}
+
+/// [`plan_once_with`]; with `strict` (`--strict`), a selector warning (a selector that
 /// matches no app, ...) is a manifest error instead of a note in the plan.
 pub async fn plan_once_strict(
     client: &Client,
     manifest: &Manifest,
     owner: &str,
+    options: &PlanOptions,
     strict: bool,
 ) -> Result<(Inventory, Plan), ReconcileError> {
     // Boxed: reading apps, policies and tags at once is a large future, and every
@@ -125,7 +151,12 @@ pub async fn plan_once_strict(
     } else {
         selection
     };
-    let mut plan = plan::diff(&desired, &inventory);
+    // `adopt: true` in the manifest (or `--adopt`, or'ed into it) takes grants over.
+    let options = PlanOptions {
+        adopt: options.adopt || manifest.adopt,
+        ..*options
+    };
+    let mut plan = plan::diff_with(&desired, &inventory, &options);
     plan::explain(&mut plan, &selection);
     Ok((inventory, plan))
 }
@@ -151,8 +182,14 @@ pub async fn reconcile_with(
     safety: &Safety,
     cancel: &CancellationToken,
 ) -> Result<Outcome, ReconcileError> {
-    let (inventory, first_plan) =
-        plan_once_strict(client, manifest, &options.owner, safety.strict).await?;
+    let (inventory, first_plan) = plan_once_strict(
+        client,
+        manifest,
+        &options.owner,
+        &options.plan,
+        safety.strict,
+    )
+    .await?;
     let first_plan = safety.filter(first_plan);
     let fingerprint = inventory.fingerprint();
     let mut outcome = Outcome {
@@ -195,7 +232,14 @@ pub async fn reconcile_with(
         if cancel.is_cancelled() {
             return Err(ReconcileError::Cancelled);
         }
-        let (_, next) = plan_once_strict(client, manifest, &options.owner, safety.strict).await?;
+        let (_, next) = plan_once_strict(
+            client,
+            manifest,
+            &options.owner,
+            &options.plan,
+            safety.strict,
+        )
+        .await?;
         outcome.final_plan = safety.filter(next);
     }
     Ok(outcome)

@@ -37,6 +37,9 @@ fn api(sim: &Simulator) -> ApiSettings {
         rate: "1000/300s".parse().unwrap(),
         burst: 200,
         retry_deadline: Duration::from_secs(10),
+        read_timeout: Duration::from_secs(5),
+        max_response_bytes: mcp_access::cloudflare::DEFAULT_MAX_RESPONSE_BYTES,
+        max_list_items: mcp_access::cloudflare::DEFAULT_MAX_LIST_ITEMS,
         progress: false,
     }
 }
@@ -52,6 +55,8 @@ fn options(manifest: PathBuf) -> RunOptions {
         grace_period: Duration::from_secs(5),
         backoff_base: Duration::from_millis(50),
         api_retry_deadline: Duration::from_millis(200),
+        plan: mcp_access::plan::PlanOptions::default(),
+        adopt: false,
     }
 }
 
@@ -433,8 +438,9 @@ async fn metrics_scrape_parse_and_follow_what_the_controller_does() {
                 >= 1.0
         );
         assert!((first.value("mcp_access_managed_links") - 4.0).abs() < f64::EPSILON);
-        // The demo account's `Legacy CI token grant`.
-        assert!((first.value("mcp_access_unmanaged_grants") - 1.0).abs() < f64::EPSILON);
+        // The demo account's `Legacy CI token grant`, and its hand-made grant for
+        // support-mcp (not adopted: this controller runs without --adopt).
+        assert!((first.value("mcp_access_unmanaged_grants") - 2.0).abs() < f64::EPSILON);
         assert!(first.value("mcp_access_consecutive_failures") == 0.0);
         let successes = first.value("mcp_access_reconcile_total{result=\"success\"}");
         assert!(successes >= 1.0);
@@ -777,6 +783,33 @@ async fn a_second_signal_exits_at_once() {
             .expect("the second signal exits at once");
         assert_eq!(status.code(), Some(130));
         sim.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_adopt_takes_the_hand_made_grant_over_and_counts_it() {
+    within(async {
+        let run = Running::start(DEMO, |o| o.adopt = true).await;
+        run.wait_ready().await;
+        let hand_made = "f1a2b3c4-0005-4000-8000-00000000a005";
+        assert_eq!(
+            run.sim.policy(hand_made).unwrap()["name"],
+            "[mcp-access:platform] MCP server support-mcp"
+        );
+        let scrape = run.metrics().await;
+        assert!(
+            (scrape.value("mcp_access_changes_applied_total{action=\"adopt\"}") - 1.0).abs()
+                < f64::EPSILON
+        );
+        // One policy created (mcp-server-app), not two: support-mcp's is the adopted one.
+        assert!(
+            (scrape.value("mcp_access_changes_applied_total{action=\"create\"}") - 1.0).abs()
+                < f64::EPSILON
+        );
+        // Only the CI grant is left unmanaged.
+        assert!((scrape.value("mcp_access_unmanaged_grants") - 1.0).abs() < f64::EPSILON);
+        run.stop().await;
     })
     .await;
 }

@@ -96,6 +96,7 @@ async fn run(client: &Client, max_rounds: u32) -> Result<Outcome, ReconcileError
         owner: OWNER.to_owned(),
         dry_run: false,
         max_rounds,
+        plan: mcp_access::plan::PlanOptions::default(),
     };
     reconcile::reconcile(
         client,
@@ -279,11 +280,29 @@ impl ApiObserver for Retries {
 async fn waits_out_retry_after_on_429() {
     within(async {
         let limit = RateLimit {
-            requests: 5,
+            requests: 30,
             window: Duration::from_secs(2),
         };
         let sim = sim_with(Faults::default(), Some(limit)).await;
         let before = Untouchable::of(&sim);
+        // Someone else spends the whole window first, unknown to our client: its
+        // first requests get 429s with Retry-After, and must wait them out.
+        let other = reqwest::Client::new();
+        let apps = format!(
+            "{}/accounts/{}/access/apps",
+            sim.base_url(),
+            sim.account_id()
+        );
+        for _ in 0..30 {
+            let response = other
+                .get(&apps)
+                .bearer_auth(sim.token())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+        sim.clear_journal();
         let retries = Arc::new(Retries::default());
         let client = Client::with_observer(
             config_for(&sim, Duration::from_secs(5), Duration::from_secs(30)),
@@ -299,8 +318,8 @@ async fn waits_out_retry_after_on_429() {
         let journal = sim.journal();
         let limited = journal.iter().filter(|e| e.status == 429).count();
         assert!(limited >= 1, "the limit was hit: {journal:#?}");
-        // Every refused request was retried, each after the window reopened: a full
-        // reconcile takes more than 5 requests, so at least one 2s window was waited out.
+        // Every refused request was retried, each after the window reopened: the
+        // first 2s window was waited out.
         assert!(
             retries.0.load(Ordering::Relaxed) as usize >= limited,
             "every 429 was retried"
@@ -471,11 +490,7 @@ async fn errors_after_retries_name_request_status_and_cloudflare_code() {
 
         // A Retry-After beyond the deadline is not waited for.
         sim.set_faults(Faults::default());
-        sim.set_rate_limit(Some(RateLimit {
-            requests: 1,
-            window: Duration::from_secs(60),
-        }));
-        client.list_policies().await.unwrap();
+        sim.set_misbehaviour("always-429=60".parse().unwrap());
         let started = Instant::now();
         let err = client.list_policies().await.unwrap_err().to_string();
         assert!(started.elapsed() < Duration::from_secs(5));
@@ -483,6 +498,20 @@ async fn errors_after_retries_name_request_status_and_cloudflare_code() {
             err.contains("HTTP 429") && err.contains("Cloudflare error 971"),
             "{err}"
         );
+        sim.set_misbehaviour(mcp_access::sim::Misbehaviour::default());
+
+        // Nor is a budget that the API says is spent: the client does not spend the
+        // rest (it would block everyone sharing it) and says so.
+        sim.set_rate_limit(Some(RateLimit {
+            requests: 1,
+            window: Duration::from_secs(60),
+        }));
+        let fresh = client_for(&sim, Duration::from_secs(5), Duration::from_secs(1));
+        fresh.list_policies().await.unwrap();
+        let started = Instant::now();
+        let err = fresh.list_policies().await.unwrap_err().to_string();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(err.contains("budget is nearly spent"), "{err}");
 
         // A refusal is not retried, and says why.
         sim.set_rate_limit(None);
@@ -569,9 +598,12 @@ fn sim_serve_runs_standalone_and_the_cli_reconciles_against_it() {
         "--token",
         "test-token",
         "--account-id",
-        "acct-under-test",
+        "a0c0c0a0b0b0c0c0d0d0e0e0f0f0a1b2",
     ]);
-    assert_eq!(env["CLOUDFLARE_ACCOUNT_ID"], "acct-under-test");
+    assert_eq!(
+        env["CLOUDFLARE_ACCOUNT_ID"],
+        "a0c0c0a0b0b0c0c0d0d0e0e0f0f0a1b2"
+    );
     assert_eq!(env["CLOUDFLARE_API_TOKEN"], "test-token");
     let base = env["CLOUDFLARE_API_BASE_URL"].clone();
     assert!(
@@ -586,7 +618,7 @@ fn sim_serve_runs_standalone_and_the_cli_reconciles_against_it() {
         loop {
             let response = http
                 .get(format!(
-                    "{base}/accounts/acct-under-test/access/apps?per_page=50"
+                    "{base}/accounts/a0c0c0a0b0b0c0c0d0d0e0e0f0f0a1b2/access/apps?per_page=50"
                 ))
                 .bearer_auth("test-token")
                 .send()
@@ -599,7 +631,7 @@ fn sim_serve_runs_standalone_and_the_cli_reconciles_against_it() {
         }
     }));
     assert_eq!(page["result_info"]["per_page"], 2);
-    assert_eq!(page["result_info"]["total_count"], 9);
+    assert_eq!(page["result_info"]["total_count"], 11);
 
     // The CLI, configured only by what sim serve printed.
     let manifest = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
@@ -670,6 +702,8 @@ fn sim_serve_loads_a_seed_file_and_refuses_bad_input() {
         (vec!["--seed", seed.path().to_str().unwrap()], "domain"),
         (vec!["--faults", "error=2"], "--faults"),
         (vec!["--rate-limit", "often"], "rate"),
+        (vec!["--account-id", "my-account"], "32 hexadecimal"),
+        (vec!["--misbehave", "page-as=apps:0:1"], "--misbehave"),
     ] {
         assert_cmd::Command::cargo_bin("mcp-access")
             .unwrap()

@@ -1016,6 +1016,8 @@ async fn the_controller_links_a_newly_tagged_app_and_counts_it_as_membership() {
             grace_period: Duration::from_secs(5),
             backoff_base: Duration::from_millis(50),
             api_retry_deadline: Duration::from_secs(5),
+            plan: mcp_access::plan::PlanOptions::default(),
+            adopt: false,
         };
         let api = ApiSettings {
             base_url: sim.base_url(),
@@ -1142,4 +1144,203 @@ servers:
     assert!(sim.writes().is_empty());
     cli(&sim).args(["apply", saved]).assert().success();
     assert_eq!(linked(&sim), 1);
+}
+
+// ---------------------------------------------------------------- with the account model
+
+/// Selectors obey the same type rules as exact references: an `mcp` server app (a
+/// server itself) and an `mcp_portal` are never downstream apps, and an `mcp` app can
+/// be the server whose selectors pick apps.
+#[test]
+fn selectors_skip_mcp_and_portal_apps_and_an_mcp_server_may_select() {
+    let apps = vec![
+        app("mcp", "docs-mcp", "mcp", "", &["mcp-callable"]),
+        app(
+            "portal",
+            "AI portal",
+            "mcp_portal",
+            "portal.example.com",
+            &["mcp-callable"],
+        ),
+        app(
+            "api",
+            "Api",
+            "self_hosted",
+            "api.example.com",
+            &["mcp-callable"],
+        ),
+    ];
+    let m = parse_str(
+        "m.yaml",
+        "servers:\n  - app: docs-mcp\n    downstream:\n      - { tag: mcp-callable }\n",
+        &no_env,
+    )
+    .unwrap();
+    let (desired, selection) = resolve_selecting(&m, "platform", &inventory(&apps)).unwrap();
+    assert_eq!(desired.servers[0].kind.app_type(), "mcp");
+    let downstream: Vec<&str> = desired.servers[0]
+        .downstream
+        .iter()
+        .map(|d| d.uid.as_str())
+        .collect();
+    assert_eq!(downstream, ["api"]);
+    let skipped: Vec<(&str, &str)> = selection.servers[0]
+        .skipped
+        .iter()
+        .map(|k| (k.uid.as_str(), k.why.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("mcp", "the server itself"),
+            ("portal", "an `mcp_portal` app (an MCP server portal)")
+        ]
+    );
+
+    // Another server: the `mcp` app is skipped for its type, as an exact reference to
+    // it would be refused.
+    let m = parse_str(
+        "m.yaml",
+        "servers:\n  - app: Api\n    downstream:\n      - { name: \"*\" }\n",
+        &no_env,
+    )
+    .unwrap();
+    let (desired, selection) = resolve_selecting(&m, "platform", &inventory(&apps)).unwrap();
+    assert!(desired.servers[0].downstream.is_empty());
+    let skipped: Vec<&str> = selection.servers[0]
+        .skipped
+        .iter()
+        .map(|k| k.why.as_str())
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "an `mcp` app (an MCP server)",
+            "an `mcp_portal` app (an MCP server portal)",
+            "the server itself"
+        ]
+    );
+    let exact = parse_str(
+        "m.yaml",
+        "servers:\n  - app: Api\n    downstream: [docs-mcp]\n",
+        &no_env,
+    )
+    .unwrap();
+    let err = resolve_selecting(&exact, "platform", &inventory(&apps)).unwrap_err();
+    assert_eq!(
+        err.problems()[0].kind(),
+        ProblemKind::WrongType,
+        "{}",
+        lines(&err)
+    );
+}
+
+/// A selector-matched app that carries a legacy policy: the attach is blocked and still
+/// says which selector brought it; with `--convert-legacy` it is made, and the
+/// conversion counts as a manifest change.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocked_or_converted_attach_keeps_the_selector_that_brought_it() {
+    tokio::time::timeout(TIMEOUT, async {
+        let sim = Simulator::start(SimConfig::default(), tagged_account(2))
+            .await
+            .unwrap();
+        sim.add_legacy_policy(
+            "00000000-0000-4000-8000-100000000001",
+            &json!({"name": "app-01 readers (legacy)", "decision": "allow",
+                    "include": [{"email_domain": {"domain": "example.com"}}]}),
+            3,
+        )
+        .unwrap();
+        let file = manifest_file(BY_TAG);
+
+        let text = stdout(
+            &cli(&sim)
+                .args(["plan", "-f", &path(&file)])
+                .assert()
+                .success(),
+        );
+        for needle in [
+            "  > attach to \"app-00\" (matched tag mcp-callable)\n",
+            "  ! attach to \"app-01\" BLOCKED (see below) (matched tag mcp-callable)\n",
+            "attach \"[mcp-access:platform] MCP server mcp-server\" (matched tag mcp-callable)\n",
+            "Plan: 1 to create, 0 to update, 1 to attach, 0 to detach, 0 to delete; 1 link change blocked.\n",
+        ] {
+            assert!(text.contains(needle), "no {needle:?} in:\n{text}");
+        }
+
+        let doc: Value = serde_json::from_str(&stdout(
+            &cli(&sim)
+                .args(["plan", "-o", "json", "-f", &path(&file)])
+                .assert()
+                .success(),
+        ))
+        .unwrap();
+        let blocked = &doc["blocked"][0];
+        assert_eq!(blocked["app"]["name"], "app-01");
+        assert_eq!(blocked["attach"][0]["cause"], "membership");
+        assert_eq!(blocked["attach"][0]["selectors"], json!(["tag mcp-callable"]));
+        // Blocked links are in no count but `blocked`.
+        assert_eq!(
+            doc["summary"]["by_cause"],
+            json!({"manifest": 1, "membership": 1})
+        );
+        assert_eq!(doc["summary"]["blocked"], 1);
+
+        let doc: Value = serde_json::from_str(&stdout(
+            &cli(&sim)
+                .args(["plan", "--convert-legacy", "-o", "json", "-f", &path(&file)])
+                .assert()
+                .success(),
+        ))
+        .unwrap();
+        assert!(doc.get("blocked").is_none(), "{doc:#}");
+        let attaches: Vec<&Value> = doc["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "attach")
+            .collect();
+        assert_eq!(attaches.len(), 2);
+        assert!(
+            attaches
+                .iter()
+                .all(|a| a["cause"] == "membership" && a["selectors"] == json!(["tag mcp-callable"])),
+            "{doc:#}"
+        );
+        // One create and one conversion are the manifest's (and the flag's).
+        assert_eq!(
+            doc["summary"]["by_cause"],
+            json!({"manifest": 2, "membership": 2})
+        );
+        assert!(sim.writes().is_empty());
+    })
+    .await
+    .unwrap();
+}
+
+/// The tag list only words warnings: when `GET /access/tags` answers a bad read, the
+/// plan says so on stderr and tag selectors still match the apps' own tags.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_tag_list_read_is_a_warning_and_tag_selectors_still_match() {
+    tokio::time::timeout(TIMEOUT, async {
+        let sim = Simulator::start(SimConfig::default(), tagged_account(2))
+            .await
+            .unwrap();
+        sim.set_misbehaviour("null-result=tags".parse().unwrap());
+        let file = manifest_file(BY_TAG);
+        let assert = cli(&sim)
+            .args(["plan", "-f", &path(&file)])
+            .assert()
+            .success();
+        let text = stdout(&assert);
+        assert!(
+            text.contains("  > attach to \"app-01\" (matched tag mcp-callable)\n"),
+            "{text}"
+        );
+        let err = stderr(&assert);
+        assert!(err.contains("cannot read the account's tags"), "{err}");
+        assert!(sim.writes().is_empty());
+    })
+    .await
+    .unwrap();
 }

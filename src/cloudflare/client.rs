@@ -1,33 +1,52 @@
-//! The HTTP client for the Access API: bearer auth, the response envelope, pagination
-//! with concurrent page fetches, client-side rate limiting, bounded concurrency and
-//! retries.
+//! The HTTP client for the Access API: bearer auth, the response envelope, bounded
+//! responses, client-side rate limiting and pacing on the account's shared budget,
+//! bounded concurrency and retries. Pagination is in `pagination`.
 //!
 //! NOTE (reference page, "Rate limits and retries"): the account allows 1,200 requests
 //! per 5 minutes across dashboard and API. The limiter defaults to a burst of 200 and a
 //! sustained 1,000 per 5 minutes, so that even a full burst followed by steady traffic
-//! stays under 1,200 in any 5-minute window.
+//! stays under 1,200 in any 5-minute window; on top of it, `pacing` keeps a reserve of
+//! what the API says is left, for the others sharing the budget.
+//!
+//! Retries: 5xx, 408 and stalled responses are retried with exponential backoff and
+//! jitter within `retry_deadline`; a 429 pauses every request for at least a second,
+//! longer each time, and at least its `Retry-After`; a connection that cannot be made
+//! (refused, DNS, TLS) gets a short budget of its own, then an error naming the URL.
+//! Every retry after the first, and every stall or 429, is logged at the default
+//! verbosity, so a waiting job always says what it waits for. No redirect is followed.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::num::NonZeroU32;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
-use futures::{StreamExt, TryStreamExt};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use governor::{DefaultDirectRateLimiter, Quota};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
-use super::error::{ApiMessage, Error};
+use super::error::{Error, Permission};
+use super::pacing::{self, Pacer, Pause};
+use super::pagination::{AccessTag, DEFAULT_MAX_LIST_ITEMS};
+use super::response::{self, Attempt, BodyError, Context, Envelope, Idempotence, Retry};
 use super::types::{App, AppSummary, Policy};
+use crate::redact::Redactor;
 
 /// The public API's base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
+
+/// The default cap on one response body: 64 MiB, some 30 times a 10,000-app list page
+/// of 1,000 apps.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
+
+/// How long connection failures (refused, DNS, TLS) are retried before the client says
+/// the API cannot be reached: a few tries, not the long deadline meant for 429s and 5xx.
+pub const CONNECT_RETRY_BUDGET: Duration = Duration::from_secs(10);
 
 /// A sustained request rate: `requests` per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,21 +77,72 @@ impl std::str::FromStr for Rate {
     }
 }
 
+/// Parses a size: `64MiB`, `1GiB`, `512KiB`, `100MB`, `1000` (bytes).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 64MiB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "`{s}`: unknown unit `{other}` (use B, KiB, MiB, GiB)"
+            ));
+        }
+    };
+    n.checked_mul(factor)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("`{s}` must be above zero and below 16 EiB"))
+}
+
+/// Shows a byte count the way [`parse_size`] reads it back.
+pub fn format_size(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// True for a Cloudflare account id: 32 hexadecimal characters.
+pub fn is_account_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Everything the client needs; built from the CLI's validated config.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// API base, e.g. [`DEFAULT_BASE_URL`] or a simulator's URL.
     pub base_url: String,
-    /// The Cloudflare account id.
+    /// The Cloudflare account id (32 hex characters; checked when the client is built).
     pub account_id: String,
     /// The API token. Debug prints it redacted.
     pub token: SecretString,
+    /// Which permission the command needs: named in the hint of an auth error.
+    pub permission: Permission,
     /// Requests in flight at most.
     pub concurrency: usize,
-    /// Timeout of one HTTP attempt.
+    /// Timeout of one HTTP attempt, body included.
     pub request_timeout: Duration,
+    /// The longest silence while waiting for or reading a response; a stalled response
+    /// is a retryable error.
+    pub read_timeout: Duration,
     /// Total time one logical request may spend retrying, waits included.
     pub retry_deadline: Duration,
+    /// Largest response body read; a larger one is an error, never buffered past this.
+    pub max_response_bytes: u64,
+    /// Most items one list may hold; a list (or a reported total) past it is an error.
+    pub max_list_items: usize,
     /// Sustained client-side rate.
     pub rate: Rate,
     /// Requests allowed at once before the sustained rate applies.
@@ -95,9 +165,13 @@ impl ClientConfig {
             base_url: base_url.into(),
             account_id: account_id.into(),
             token,
+            permission: Permission::Read,
             concurrency: 4,
             request_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(15),
             retry_deadline: Duration::from_secs(6 * 60),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_list_items: DEFAULT_MAX_LIST_ITEMS,
             rate: Rate {
                 requests: 1000,
                 per: Duration::from_secs(300),
@@ -129,6 +203,10 @@ struct Inner {
     config: ClientConfig,
     in_flight: Semaphore,
     limiter: DefaultDirectRateLimiter,
+    pacer: Pacer,
+    /// The `per_page` that worked, per list endpoint, for the rest of the process.
+    page_sizes: Mutex<HashMap<&'static str, u32>>,
+    redactor: Redactor,
     observer: Option<Arc<dyn ApiObserver>>,
     progress: ProgressBar,
 }
@@ -143,79 +221,9 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// One failed attempt, classified for the retry loop.
-struct Attempt {
-    error: Error,
-    retryable: bool,
-    retry_after: Option<Duration>,
-}
-
-/// The response envelope, with `result` parsed straight into what the caller needs
-/// (list pages into slim apps, so a large account is never held as a full JSON tree).
-#[derive(Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de>"))]
-struct Envelope<T = Value> {
-    #[serde(default)]
-    success: Option<bool>,
-    #[serde(default)]
-    errors: Vec<ApiMessage>,
-    #[serde(default = "Option::default")]
-    result: Option<T>,
-    #[serde(default)]
-    result_info: Option<ResultInfo>,
-}
-
-/// An item of a paginated list: de-duplicated by its id.
-trait Listed: serde::de::DeserializeOwned + Send {
-    fn key(&self) -> Option<&str>;
-}
-
-impl Listed for Value {
-    fn key(&self) -> Option<&str> {
-        self.get("id")
-            .or_else(|| self.get("uid"))
-            .and_then(Value::as_str)
-    }
-}
-
-impl Listed for AppSummary {
-    fn key(&self) -> Option<&str> {
-        Some(self.0.uid()).filter(|k| !k.is_empty())
-    }
-}
-
-/// An Access tag as `GET /access/tags` lists it; only its name is read. Tags have no
-/// id: the name is their key (and the path of `/access/tags/{name}`).
-#[derive(Deserialize)]
-struct AccessTag {
-    name: String,
-}
-
-impl Listed for AccessTag {
-    fn key(&self) -> Option<&str> {
-        Some(self.name.as_str())
-    }
-}
-
-#[derive(Deserialize, Default, Clone, Copy)]
-struct ResultInfo {
-    #[serde(default)]
-    per_page: Option<u64>,
-    #[serde(default)]
-    total_count: Option<u64>,
-}
-
-/// How a request may be retried.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Idempotence {
-    /// GET, PUT, DELETE: repeating them is harmless.
-    Idempotent,
-    /// POST: only repeated when it certainly did not happen (429, connect failure).
-    CreateOnce,
-}
-
 impl Client {
-    /// Builds a client. Fails only if the TLS backend cannot start.
+    /// Builds a client. Fails when the account id cannot be one, or the TLS backend
+    /// cannot start.
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         Self::build(config, None)
     }
@@ -229,9 +237,18 @@ impl Client {
     }
 
     fn build(config: ClientConfig, observer: Option<Arc<dyn ApiObserver>>) -> Result<Self, Error> {
+        if !is_account_id(&config.account_id) {
+            return Err(Error::InvalidAccountId {
+                account_id: config.account_id.clone(),
+            });
+        }
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .read_timeout(config.read_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(5)))
+            // NOTE: Cloudflare's API does not redirect; following one would re-send
+            // a policy body to wherever the Location points.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mcp-access/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Transport {
@@ -260,6 +277,9 @@ impl Client {
                 http,
                 in_flight: Semaphore::new(config.concurrency.max(1)),
                 limiter: DefaultDirectRateLimiter::direct(quota),
+                pacer: Pacer::new(config.concurrency),
+                page_sizes: Mutex::new(HashMap::new()),
+                redactor: Redactor::new([config.token.expose_secret()]),
                 config,
                 observer,
                 progress,
@@ -305,14 +325,14 @@ impl Client {
     /// One app, fresh.
     pub async fn get_app(&self, id: &str) -> Result<App, Error> {
         let path = self.account_path(&format!("/access/apps/{id}"));
-        let env = self.request(Method::GET, &path, &[], None).await?;
+        let env = self.request(Method::GET, &path, None).await?;
         decode_app(&path, env.result.unwrap_or_default())
     }
 
     /// Replaces an app. `body` must carry every field to keep (see `App::put_body`).
     pub async fn put_app(&self, id: &str, body: &Value) -> Result<App, Error> {
         let path = self.account_path(&format!("/access/apps/{id}"));
-        let env = self.request(Method::PUT, &path, &[], Some(body)).await?;
+        let env = self.request(Method::PUT, &path, Some(body)).await?;
         decode_app(&path, env.result.unwrap_or_default())
     }
 
@@ -335,122 +355,82 @@ impl Client {
     /// One reusable policy, fresh.
     pub async fn get_policy(&self, id: &str) -> Result<Policy, Error> {
         let path = self.account_path(&format!("/access/policies/{id}"));
-        let env = self.request(Method::GET, &path, &[], None).await?;
+        let env = self.request(Method::GET, &path, None).await?;
         decode_policy(&path, env.result.unwrap_or_default())
     }
 
     /// Replaces a reusable policy.
     pub async fn put_policy(&self, id: &str, body: &Value) -> Result<Policy, Error> {
         let path = self.account_path(&format!("/access/policies/{id}"));
-        let env = self.request(Method::PUT, &path, &[], Some(body)).await?;
+        let env = self.request(Method::PUT, &path, Some(body)).await?;
         decode_policy(&path, env.result.unwrap_or_default())
     }
 
-    /// Deletes a reusable policy. A 404 counts as done: the policy is gone either way.
+    /// Deletes a reusable policy. A 404 with 12135 (not found) counts as done: the
+    /// policy is gone either way. Any other 404 (7003, a wrong URL) is an error.
     pub async fn delete_policy(&self, id: &str) -> Result<(), Error> {
         let path = self.account_path(&format!("/access/policies/{id}"));
-        match self.request(Method::DELETE, &path, &[], None).await {
+        match self.request(Method::DELETE, &path, None).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    /// Every item of a paginated list.
+    /// Converts an app's legacy (app-scoped) policy to a reusable one; it keeps its id,
+    /// rules and precedence on the app.
     ///
-    /// NOTE (reference page, "Pagination"): the server may give fewer items per page
-    /// than asked, `total_pages` may be absent, and a page past the end is empty. So
-    /// the first page tells the honoured page size and the total; the remaining pages
-    /// are then fetched concurrently; if the list grew meanwhile, pages are read on
-    /// until an empty one. Items are de-duplicated by id, and a page that adds nothing
-    /// new stops the walk, so a server repeating its last page cannot loop us.
-    async fn list_all<T: Listed>(&self, path: &str) -> Result<Vec<T>, Error> {
-        let asked = self.inner.config.page_size.max(1);
-        let progress = &self.inner.progress;
-        progress.set_message("reading the account");
-        progress.inc_length(1);
-        let first = self.get_page(path, 1, asked).await?;
-        progress.inc(1);
-        let mut seen = HashSet::new();
-        let mut items = Vec::new();
-        let first_len = first.0.len();
-        absorb(&mut seen, &mut items, first.0);
-        if first_len == 0 {
-            return Ok(items);
-        }
-        let honoured = first
-            .1
-            .per_page
-            .filter(|&n| n > 0)
-            .map_or(first_len, |n| usize::try_from(n).unwrap_or(usize::MAX))
-            .min(first_len.max(1))
-            .max(1);
-        let mut next_page = 2;
-        if let Some(total) = first.1.total_count {
-            let total = usize::try_from(total).unwrap_or(usize::MAX);
-            let pages = total.div_ceil(honoured);
-            if pages >= 2 {
-                progress.inc_length((pages - 1) as u64);
-                let fetched: Vec<(Vec<T>, ResultInfo)> = futures::stream::iter(2..=pages)
-                    .map(|page| async move {
-                        let result = self.get_page(path, page, asked).await;
-                        progress.inc(1);
-                        result
-                    })
-                    .buffered(self.inner.config.concurrency.max(1))
-                    .try_collect()
-                    .await?;
-                for (page_items, _) in fetched {
-                    absorb(&mut seen, &mut items, page_items);
-                }
-                next_page = pages + 1;
-            }
-            if items.len() >= total {
-                return Ok(items);
-            }
-        }
-        // Sequential walk: no total was given, or the list grew while we read it.
-        loop {
-            let (page_items, _) = self.get_page(path, next_page, asked).await?;
-            if page_items.is_empty() || absorb(&mut seen, &mut items, page_items) == 0 {
-                return Ok(items);
-            }
-            next_page += 1;
-        }
+    /// NOTE (Cloudflare docs, policy management, "Convert a legacy policy"): "make a
+    /// `PUT` request with an empty request body" to
+    /// `/accounts/{account_id}/access/apps/{app_id}/policies/{policy_id}/make_reusable`.
+    /// The response's shape is not settled (one schema says a list of policies), so it
+    /// is not read: callers read the policy again.
+    pub async fn make_reusable(&self, app_id: &str, policy_id: &str) -> Result<(), Error> {
+        let path = self.account_path(&format!(
+            "/access/apps/{app_id}/policies/{policy_id}/make_reusable"
+        ));
+        self.send::<serde::de::IgnoredAny>(Method::PUT, &path, &[], None, Idempotence::Idempotent)
+            .await
+            .map(|_| ())
     }
 
-    async fn get_page<T: Listed>(
-        &self,
-        path: &str,
-        page: usize,
-        per_page: u32,
-    ) -> Result<(Vec<T>, ResultInfo), Error> {
-        let query = [
-            ("page", page.to_string()),
-            ("per_page", per_page.to_string()),
-        ];
-        let env: Envelope<Vec<T>> = self
-            .send(Method::GET, path, &query, None, Idempotence::Idempotent)
-            .await?;
-        Ok((
-            env.result.unwrap_or_default(),
-            env.result_info.unwrap_or_default(),
-        ))
+    /// The `per_page` to ask `endpoint` for: the one that worked last, else the
+    /// configured one.
+    pub(super) fn page_size(&self, endpoint: &'static str) -> u32 {
+        let sizes = self
+            .inner
+            .page_sizes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sizes
+            .get(endpoint)
+            .copied()
+            .unwrap_or(self.inner.config.page_size.max(1))
+    }
+
+    pub(super) fn remember_page_size(&self, endpoint: &'static str, size: u32) {
+        let mut sizes = self
+            .inner
+            .page_sizes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sizes.insert(endpoint, size);
     }
 
     async fn request(
         &self,
         method: Method,
         path: &str,
-        query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Envelope, Error> {
-        self.send(method, path, query, body, Idempotence::Idempotent)
+        self.send(method, path, &[], body, Idempotence::Idempotent)
             .await
     }
 
-    /// One logical request: attempts with retries, bounded by the retry deadline.
-    async fn send<T: serde::de::DeserializeOwned>(
+    /// One logical request: attempts with retries, bounded by the retry deadline (and
+    /// for connection failures by [`CONNECT_RETRY_BUDGET`]). Errors leave it with the
+    /// token scrubbed from their text.
+    pub(super) async fn send<T: serde::de::DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -458,51 +438,151 @@ impl Client {
         body: Option<&Value>,
         idempotence: Idempotence,
     ) -> Result<Envelope<T>, Error> {
+        self.send_with_retries(method, path, query, body, idempotence)
+            .await
+            .map_err(|e| e.redacted(&self.inner.redactor))
+    }
+
+    async fn send_with_retries<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotence: Idempotence,
+    ) -> Result<Envelope<T>, Error> {
+        let request = format!("{method} {path}");
         let deadline = self.inner.config.retry_deadline;
         let started = Instant::now();
-        let attempts = std::sync::atomic::AtomicU32::new(0);
-        let backoff = ExponentialBuilder::default()
+        let deadline_at = started + deadline;
+        let mut backoff = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(250))
             .with_max_delay(Duration::from_secs(30))
             .with_jitter()
             .without_max_times()
             .build();
-        let result = (|| async {
-            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.attempt(&method, path, query, body, idempotence).await
-        })
-        .retry(backoff)
-        .when(|a: &Attempt| a.retryable)
-        .adjust(|a: &Attempt, planned: Option<Duration>| {
-            let wait = a.retry_after.or(planned)?;
-            let remaining = deadline.saturating_sub(started.elapsed());
-            if wait > remaining {
-                return None;
-            }
-            if let Some(after) = a.retry_after {
-                tracing::warn!(
-                    request = %format!("{method} {path}"),
-                    wait = %humantime::format_duration(after),
-                    "Cloudflare asked us to wait (Retry-After); waiting it out"
-                );
+        // NOTE (issue 11, "Polite 429s"): at least a second after a 429, then longer,
+        // whatever `Retry-After` says (a `Retry-After: 0` must not make us loop hot).
+        let mut throttle = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_secs(1))
+            .with_max_delay(Duration::from_secs(60))
+            .with_factor(2.0)
+            .with_jitter()
+            .without_max_times()
+            .build();
+        let mut connect_failing_since: Option<Instant> = None;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            self.pace(&request, attempts, deadline_at).await?;
+            let attempt_started = Instant::now();
+            let failed = match self
+                .attempt(&method, path, query, body, idempotence, &request)
+                .await
+            {
+                Ok(env) => return Ok(env),
+                Err(failed) => failed,
+            };
+            let now = Instant::now();
+            let planned = match failed.retry {
+                Retry::Never => return Err(failed.error),
+                Retry::RateLimited => throttle.next().unwrap_or(Duration::from_secs(1)),
+                _ => backoff.next().unwrap_or(Duration::from_millis(250)),
+            };
+            let wait = failed
+                .retry_after
+                .map_or(planned, |after| after.max(planned));
+            let wait = Duration::from_millis(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+            if failed.retry == Retry::Connect {
+                let since = *connect_failing_since.get_or_insert(attempt_started);
+                if now + wait > since + CONNECT_RETRY_BUDGET || now + wait > deadline_at {
+                    let elapsed = Duration::from_secs(now.duration_since(started).as_secs());
+                    let reason = match failed.error {
+                        Error::Transport { reason, .. } => reason,
+                        other => other.to_string(),
+                    };
+                    return Err(Error::Unreachable {
+                        url: self.inner.config.base_url.clone(),
+                        request,
+                        reason,
+                        attempts,
+                        elapsed,
+                    });
+                }
             } else {
-                tracing::debug!(request = %format!("{method} {path}"), error = %a.error, ?wait, "retrying");
+                connect_failing_since = None;
+            }
+            if now + wait > deadline_at {
+                return Err(Error::DeadlineExceeded {
+                    request,
+                    attempts,
+                    deadline,
+                    last: Box::new(failed.error),
+                });
+            }
+            if failed.retry == Retry::RateLimited {
+                self.inner.pacer.pause_until(now + wait);
+            }
+            let message = format!(
+                "retrying {request} in {}: {} (attempt {})",
+                humantime::format_duration(wait),
+                reason_of(&failed.error),
+                attempts + 1
+            );
+            let loud = attempts >= 2 || matches!(failed.retry, Retry::Stalled | Retry::RateLimited);
+            if loud {
+                tracing::warn!("{}", self.inner.redactor.scrub(&message));
+            } else {
+                tracing::debug!("{}", self.inner.redactor.scrub(&message));
             }
             if let Some(obs) = &self.inner.observer {
                 obs.retry();
             }
-            Some(wait)
-        })
-        .await;
-        match result {
-            Ok(env) => Ok(env),
-            Err(a) if a.retryable => Err(Error::DeadlineExceeded {
-                request: format!("{method} {path}"),
-                attempts: attempts.load(std::sync::atomic::Ordering::Relaxed),
-                deadline,
-                last: Box::new(a.error),
-            }),
-            Err(a) => Err(a.error),
+            tokio::time::sleep_until(now + wait).await;
+        }
+    }
+
+    /// Waits while the account's budget is paused (after a 429) or down to its
+    /// reserve. A wait past the deadline is an error rather than a long silence.
+    async fn pace(&self, request: &str, attempts: u32, deadline_at: Instant) -> Result<(), Error> {
+        let mut said = None;
+        loop {
+            let now = Instant::now();
+            let Some((until, why)) = self.inner.pacer.claim(now) else {
+                return Ok(());
+            };
+            let reason = match why {
+                Pause::RateLimited => "Cloudflare rate-limited this user (429)".to_owned(),
+                Pause::Reserve { remaining, reserve } => format!(
+                    "the account's API budget is nearly spent ({remaining} requests left, {reserve} kept for others sharing it)"
+                ),
+            };
+            if until > deadline_at {
+                return Err(Error::DeadlineExceeded {
+                    request: request.to_owned(),
+                    attempts: attempts.saturating_sub(1),
+                    deadline: self.inner.config.retry_deadline,
+                    last: Box::new(Error::Transport {
+                        request: request.to_owned(),
+                        reason: format!(
+                            "{reason}; waiting {} would pass the deadline",
+                            humantime::format_duration(Duration::from_secs(
+                                until.duration_since(now).as_secs()
+                            ))
+                        ),
+                    }),
+                });
+            }
+            if matches!(why, Pause::Reserve { .. }) && said != Some(until) {
+                tracing::warn!(
+                    "{reason}: pausing {request} for {} until the budget resets",
+                    humantime::format_duration(Duration::from_secs(
+                        until.duration_since(now).as_secs().max(1)
+                    ))
+                );
+                said = Some(until);
+            }
+            tokio::time::sleep_until(until).await;
         }
     }
 
@@ -514,15 +594,19 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&Value>,
         idempotence: Idempotence,
+        request: &str,
     ) -> Result<Envelope<T>, Attempt> {
-        let request = format!("{method} {path}");
-        let _permit = self.inner.in_flight.acquire().await.map_err(|_| Attempt {
-            error: Error::Transport {
-                request: request.clone(),
+        let ctx = Context {
+            request,
+            idempotence,
+            permission: self.inner.config.permission,
+            account_id: &self.inner.config.account_id,
+        };
+        let _permit = self.inner.in_flight.acquire().await.map_err(|_| {
+            Attempt::fatal(Error::Transport {
+                request: request.to_owned(),
                 reason: "client shut down".into(),
-            },
-            retryable: false,
-            retry_after: None,
+            })
         })?;
         self.inner.limiter.until_ready().await;
         let url = format!("{}{path}", self.inner.config.base_url.trim_end_matches('/'));
@@ -538,44 +622,41 @@ impl Client {
             builder = builder.json(body);
         }
         let started = Instant::now();
-        let outcome = match builder.send().await {
-            Ok(response) => {
-                let status = response.status();
-                let retry_after = retry_after(response.headers());
-                match response.bytes().await {
-                    Ok(bytes) => Ok((status, retry_after, bytes)),
-                    Err(e) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        };
         let endpoint = endpoint_label(path);
-        match outcome {
+        let mut response = match builder.send().await {
+            Ok(response) => response,
             Err(e) => {
                 self.observe(method, endpoint, 0);
-                tracing::debug!(%request, elapsed = ?started.elapsed(), error = %transport_reason(&e), "no response");
-                // A refused connection never reached the API; anything later might have.
-                let certainly_not_sent = e.is_connect();
-                let reason = transport_reason(&e);
-                if idempotence == Idempotence::CreateOnce && !certainly_not_sent {
-                    return Err(Attempt {
-                        error: Error::OutcomeUnknown { request, reason },
-                        retryable: false,
-                        retry_after: None,
-                    });
-                }
-                Err(Attempt {
-                    error: Error::Transport { request, reason },
-                    retryable: true,
-                    retry_after: None,
-                })
+                tracing::debug!(%request, elapsed = ?started.elapsed(), error = %e, "no response");
+                return Err(response::transport_failure(&ctx, &e, false));
             }
-            Ok((status, retry_after, bytes)) => {
-                self.observe(method, endpoint, status.as_u16());
-                tracing::debug!(%request, status = status.as_u16(), elapsed = ?started.elapsed(), "response");
-                classify(&request, status, retry_after, &bytes, idempotence)
-            }
+        };
+        let status = response.status();
+        self.observe(method, endpoint, status.as_u16());
+        if let Some(rate) = pacing::parse(response.headers()) {
+            self.inner.pacer.observe(rate, Instant::now());
         }
+        if status.is_redirection() {
+            return Err(response::redirect(&ctx, status, response.headers()));
+        }
+        let retry_after = response::retry_after(response.headers());
+        let bytes = match response::read_body(&mut response, self.inner.config.max_response_bytes)
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(BodyError::TooLarge) => {
+                return Err(Attempt::fatal(Error::ResponseTooLarge {
+                    request: request.to_owned(),
+                    limit: self.inner.config.max_response_bytes,
+                }));
+            }
+            Err(BodyError::Transport(e)) => {
+                tracing::debug!(%request, elapsed = ?started.elapsed(), error = %e, "response body failed");
+                return Err(response::transport_failure(&ctx, &e, true));
+            }
+        };
+        tracing::debug!(%request, status = status.as_u16(), bytes = bytes.len(), elapsed = ?started.elapsed(), "response");
+        response::classify(&ctx, status, retry_after, &bytes)
     }
 
     fn observe(&self, method: &Method, endpoint: &str, status: u16) {
@@ -585,121 +666,22 @@ impl Client {
     }
 }
 
-/// Turns a response into an envelope or a classified failure.
-fn classify<T: serde::de::DeserializeOwned>(
-    request: &str,
-    status: StatusCode,
-    retry_after: Option<Duration>,
-    bytes: &[u8],
-    idempotence: Idempotence,
-) -> Result<Envelope<T>, Attempt> {
-    if !status.is_success() {
-        return Err(failure(request, status, retry_after, bytes, idempotence));
-    }
-    match serde_json::from_slice::<Envelope<T>>(bytes) {
-        Ok(env) if env.success != Some(false) => Ok(env),
-        Ok(env) => Err(Attempt {
-            error: Error::Api {
-                request: request.to_owned(),
-                status: status.as_u16(),
-                errors: env.errors,
-            },
-            retryable: false,
-            retry_after: None,
-        }),
-        Err(e) => Err(Attempt {
-            error: Error::Decode {
-                request: request.to_owned(),
-                reason: e.to_string(),
-            },
-            retryable: false,
-            retry_after: None,
-        }),
+/// The short reason of a failed attempt, for the retry log line.
+fn reason_of(e: &Error) -> String {
+    match e {
+        Error::Transport { reason, .. } => reason.clone(),
+        Error::Api { status, errors, .. } => match errors.first() {
+            Some(first) => format!(
+                "HTTP {status}, Cloudflare error {}: {}",
+                first.code, first.message
+            ),
+            None => format!("HTTP {status}"),
+        },
+        other => other.to_string(),
     }
 }
 
-/// A failure status, classified for the retry loop.
-fn failure(
-    request: &str,
-    status: StatusCode,
-    retry_after: Option<Duration>,
-    bytes: &[u8],
-    idempotence: Idempotence,
-) -> Attempt {
-    let errors = serde_json::from_slice::<Envelope<serde::de::IgnoredAny>>(bytes)
-        .map(|env| env.errors)
-        .unwrap_or_default();
-    let code = status.as_u16();
-    let transient = code == 408 || code == 429 || status.is_server_error();
-    let error = Error::Api {
-        request: request.to_owned(),
-        status: code,
-        errors,
-    };
-    // A 429 is refused before anything happens, so even a create may be repeated.
-    // Any other transient failure of a create may have created the policy.
-    if idempotence == Idempotence::CreateOnce && transient && code != 429 {
-        return Attempt {
-            error: Error::OutcomeUnknown {
-                request: request.to_owned(),
-                reason: error.to_string(),
-            },
-            retryable: false,
-            retry_after: None,
-        };
-    }
-    Attempt {
-        error,
-        retryable: transient,
-        retry_after,
-    }
-}
-
-fn absorb<T: Listed>(seen: &mut HashSet<String>, items: &mut Vec<T>, page: Vec<T>) -> usize {
-    let mut added = 0;
-    for item in page {
-        if item.key().is_none_or(|key| seen.insert(key.to_owned())) {
-            items.push(item);
-            added += 1;
-        }
-    }
-    added
-}
-
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    value.parse::<u64>().ok().map(Duration::from_secs)
-}
-
-fn transport_reason(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "response interrupted"
-    } else {
-        "request failed"
-    };
-    // The URL is left out on purpose: the error names the request already.
-    let mut detail = String::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}: {detail}")
-    }
-}
-
-fn endpoint_label(path: &str) -> &'static str {
+pub(super) fn endpoint_label(path: &str) -> &'static str {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
         [.., "tokens", "verify"] => "verify",
@@ -707,6 +689,7 @@ fn endpoint_label(path: &str) -> &'static str {
         [.., "access", "apps", _] => "app",
         [.., "access", "policies"] => "policies",
         [.., "access", "policies", _] => "policy",
+        [.., "policies", _, "make_reusable"] => "make_reusable",
         _ => "other",
     }
 }
@@ -756,6 +739,25 @@ mod tests {
     }
 
     #[test]
+    fn account_ids_and_sizes() {
+        assert!(is_account_id("0123456789abcdef0123456789ABCDEF"));
+        assert!(!is_account_id("acct"));
+        assert!(!is_account_id("0123456789abcdef0123456789abcdeg"));
+        let err = Client::new(ClientConfig::new(
+            "http://127.0.0.1:1",
+            "my-account",
+            SecretString::from("t"),
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("32 hexadecimal"), "{err}");
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("0").is_err() && parse_size("big").is_err());
+        assert_eq!(format_size(64 << 20), "64 MiB");
+    }
+
+    #[test]
     fn endpoint_labels_have_low_cardinality() {
         assert_eq!(endpoint_label("/accounts/a/access/apps"), "apps");
         assert_eq!(endpoint_label("/accounts/a/access/apps/x"), "app");
@@ -767,7 +769,7 @@ mod tests {
     fn debug_never_shows_the_token() {
         let client = Client::new(ClientConfig::new(
             "http://127.0.0.1:1",
-            "acct",
+            "0123456789abcdef0123456789abcdef",
             SecretString::from("super-secret-token"),
         ))
         .unwrap();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::client::{ClientConfig, DEFAULT_BASE_URL, Rate};
+use super::error::Permission;
 
 /// The API settings of one invocation (`--api-url`, `--account-id`, the token, the
 /// client's limits).
@@ -28,6 +29,12 @@ pub struct ApiSettings {
     pub burst: u32,
     /// Total retry time of one request.
     pub retry_deadline: Duration,
+    /// Longest silence while reading a response.
+    pub read_timeout: Duration,
+    /// Largest response body read, in bytes.
+    pub max_response_bytes: u64,
+    /// Most items one list may hold.
+    pub max_list_items: usize,
     /// A progress bar on stderr for long reads and applies (drawn only on a terminal).
     pub progress: bool,
 }
@@ -45,6 +52,9 @@ impl Default for ApiSettings {
             rate: defaults.rate,
             burst: defaults.burst,
             retry_deadline: defaults.retry_deadline,
+            read_timeout: defaults.read_timeout,
+            max_response_bytes: defaults.max_response_bytes,
+            max_list_items: defaults.max_list_items,
             progress: defaults.progress,
         }
     }
@@ -81,9 +91,19 @@ impl ApiSettings {
         self.token.clone().ok_or(MissingSetting::Token)
     }
 
-    /// The client's configuration for `account_id`.
-    pub fn client_config(&self, account_id: String, token: SecretString) -> ClientConfig {
+    /// The client's configuration for `account_id`, for a command that needs
+    /// `permission` (named in the hint of an auth error).
+    pub fn client_config(
+        &self,
+        account_id: String,
+        token: SecretString,
+        permission: Permission,
+    ) -> ClientConfig {
         let mut config = ClientConfig::new(self.base_url.clone(), account_id, token);
+        config.permission = permission;
+        config.read_timeout = self.read_timeout;
+        config.max_response_bytes = self.max_response_bytes;
+        config.max_list_items = self.max_list_items;
         config.concurrency = self.concurrency;
         config.request_timeout = self.request_timeout;
         config.rate = self.rate;

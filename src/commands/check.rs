@@ -14,7 +14,11 @@ use crate::manifest;
 /// the report is written first, then an error names the undeclared grants.
 pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), Error> {
     let manifest = manifest::load(&options.files)?;
-    let client = super::client(config, manifest.account_id.as_deref())?;
+    let client = super::client(
+        config,
+        manifest.account_id.as_deref(),
+        crate::cloudflare::Permission::Read,
+    )?;
     let owner = manifest.owner_or(config.owner.as_deref());
     let inventory = inventory::fetch_with_tags(&client, manifest.uses_tags()).await?;
     let (desired, selection) = manifest::resolve_selecting(&manifest, &owner, &inventory)?;
@@ -26,7 +30,7 @@ pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), E
         .map_err(|e| Error::Config(e.to_string()))?;
     let mut report = check(&inventory, &desired, &query);
     report.mark_selected(&selection);
-    let mut out = crate::output::stdout();
+    let mut out = config.redactor.writer(crate::output::stdout());
     // anstream drops the styles when stdout is not a terminal or NO_COLOR is set.
     write_report(&report, options.format, true, &mut out)?;
     out.flush()?;

@@ -22,11 +22,17 @@ pub(super) async fn plan(
     config: &Config,
     client: &Client,
     manifest: &Manifest,
-    owner: &str,
+    options: &ReconcileOptions,
     out: Option<&Path>,
 ) -> Result<Status, Error> {
-    let (inventory, plan) =
-        reconcile::plan_once_strict(client, manifest, owner, config.safety.strict).await?;
+    let (inventory, plan) = reconcile::plan_once_strict(
+        client,
+        manifest,
+        &options.owner,
+        &options.plan,
+        config.safety.strict,
+    )
+    .await?;
     client.progress().finish_and_clear();
     let (plan, checked) = config.safety.guard(plan);
     let mut report = Report::new(plan, inventory.fingerprint(), manifest.digest.clone());
@@ -40,12 +46,12 @@ pub(super) async fn plan(
         doc.manifest_files = manifest_files(manifest);
         saved_plan::write(path, &doc)?;
     }
-    let status = if config.exit_code && !report.plan.is_empty() {
+    let status = if config.exit_code && report.plan.differs() {
         Status::ChangesPending
     } else {
         Status::Ok
     };
-    report.emit(config.output, exit_code(status))?;
+    report.emit(config.output, exit_code(status), &config.redactor)?;
     Ok(status)
 }
 
@@ -65,8 +71,16 @@ pub(super) async fn reconcile(
         Ok(outcome) => {
             let mut report = Report::from_outcome(&outcome, manifest.digest.clone());
             report.account_id = account_id;
-            report.emit(config.output, 0)?;
-            Ok(Status::Ok)
+            if outcome.blocked().is_empty() {
+                report.emit(config.output, 0, &config.redactor)?;
+                return Ok(Status::Ok);
+            }
+            // Everything else was applied; the blocked links make it a failure.
+            report.emit(config.output, 1, &config.redactor)?;
+            Err(Error::Blocked(crate::plan::blocked::not_made(
+                &outcome.final_plan.owner,
+                outcome.blocked(),
+            )))
         }
         Err(e) => {
             if let ReconcileError::Refused {
@@ -83,7 +97,7 @@ pub(super) async fn reconcile(
                 );
                 report.account_id = account_id;
                 report.refused = Some(message.clone());
-                report.emit(config.output, 1)?;
+                report.emit(config.output, 1, &config.redactor)?;
             }
             Err(e.into())
         }
@@ -150,22 +164,29 @@ pub(super) async fn apply_saved(
                 path.display()
             );
             report.applied(&[&applied], summary);
-            report.emit(config.output, 0)?;
-            Ok(Status::Ok)
+            if report.plan.blocked.is_empty() {
+                report.emit(config.output, 0, &config.redactor)?;
+                return Ok(Status::Ok);
+            }
+            report.emit(config.output, 1, &config.redactor)?;
+            Err(Error::Blocked(crate::plan::blocked::not_made(
+                &report.plan.owner,
+                &report.plan.blocked,
+            )))
         }
         Err(e) => {
             match &e {
                 SavedPlanError::Refused { message, plan } => {
                     report.plan = (**plan).clone();
                     report.refused = Some(format!("Refusing to apply: {message}"));
-                    report.emit(config.output, 1)?;
+                    report.emit(config.output, 1, &config.redactor)?;
                 }
                 SavedPlanError::Incomplete(applied) => {
                     report.applied(
                         &[applied],
                         "The saved plan was applied only in part.".into(),
                     );
-                    report.emit(config.output, 1)?;
+                    report.emit(config.output, 1, &config.redactor)?;
                 }
                 _ => {}
             }
@@ -193,7 +214,8 @@ pub(super) fn report_failure(
     );
     if !reported {
         let heading = format!("mcp-access {what} failed");
-        let markdown = failure_markdown(&heading, &error_report::render(error, false));
+        let rendered = error_report::render(error, false);
+        let markdown = failure_markdown(&heading, &config.redactor.scrub(&rendered));
         // The error itself is what matters; failing to show it twice is no new error.
         if config.output == OutputFormat::Markdown {
             let mut out = output::stdout();
@@ -201,7 +223,9 @@ pub(super) fn report_failure(
                 .write_all(markdown.as_bytes())
                 .and_then(|()| out.flush());
         }
-        let _ = github::publish(&markdown, None, 1, &|k| std::env::var(k).ok());
+        let _ = github::publish(&markdown, None, 1, &config.redactor, &|k| {
+            std::env::var(k).ok()
+        });
     }
     result
 }

@@ -52,9 +52,13 @@ pub struct RunOptions {
     /// Total time one API request may spend retrying before the cycle fails and the
     /// controller's backoff takes over ([`api_retry_deadline`] of the interval).
     pub api_retry_deadline: Duration,
+    /// `--adopt`: take hand-made grants over (or'ed with the manifest's `adopt`).
+    pub adopt: bool,
     /// The same safety rails as `reconcile`: a manifest emptied or cut by mistake is
     /// refused, not applied, and the refusal shows in `/readyz` and the metrics.
     pub safety: Safety,
+    /// `--convert-legacy` and the planner's other choices, as for `reconcile`.
+    pub plan: crate::plan::PlanOptions,
 }
 
 /// The default retry budget of one API request in a cycle: the interval, at most a
@@ -181,7 +185,14 @@ impl Controller {
                 }
             };
             if self.options.once {
-                break tick.result.map(|_| ());
+                // Like `reconcile`: links left blocked make the one run a failure.
+                break tick.result.and_then(|outcome| match outcome.blocked() {
+                    [] => Ok(()),
+                    blocked => Err(Error::Blocked(crate::plan::blocked::not_made(
+                        &outcome.final_plan.owner,
+                        blocked,
+                    ))),
+                });
             }
             tokio::select! {
                 () = shutdown.cancelled() => break Ok(()),
@@ -282,7 +293,8 @@ impl Controller {
     }
 
     async fn reconcile(&mut self, cancel: &CancellationToken) -> Result<Outcome, Error> {
-        let manifest = manifest::load(&self.options.files)?;
+        let mut manifest = manifest::load(&self.options.files)?;
+        manifest.adopt |= self.options.adopt;
         if self.digest.as_deref() != Some(manifest.digest.as_str()) {
             tracing::info!(
                 digest = %manifest.digest,
@@ -297,6 +309,7 @@ impl Controller {
             owner: manifest.owner_or(self.owner.as_deref()),
             dry_run: false,
             max_rounds: 3,
+            plan: self.options.plan,
         };
         Ok(
             reconcile::reconcile_with(&client, &manifest, &options, &self.options.safety, cancel)
@@ -313,7 +326,11 @@ impl Controller {
         {
             return Ok(client.clone());
         }
-        let mut config = self.api.client_config(account_id, self.api.token()?);
+        let mut config = self.api.client_config(
+            account_id,
+            self.api.token()?,
+            crate::cloudflare::Permission::Write,
+        );
         config.retry_deadline = self.options.api_retry_deadline;
         // A daemon's stderr is a log, not a terminal to draw on.
         config.progress = false;
@@ -349,6 +366,7 @@ fn log_success(outcome: &Outcome, duration_ms: u64) {
         drift_manifest = by.manifest,
         drift_membership = by.membership,
         rounds = outcome.rounds.len(),
+        adopted = count("adopt"),
         created = count("create"),
         updated = count("update"),
         attached,
@@ -358,6 +376,20 @@ fn log_success(outcome: &Outcome, duration_ms: u64) {
         unmanaged_grants = outcome.final_plan.unmanaged.len(),
         "reconcile finished"
     );
+    for blocked in outcome.blocked() {
+        let why: Vec<String> = blocked
+            .blockers
+            .iter()
+            .map(crate::plan::Blocker::why)
+            .collect();
+        tracing::warn!(
+            app = %blocked.app.uid,
+            app_name = %blocked.app.name,
+            links = %blocked.links(&outcome.final_plan.owner).join(", "),
+            why = %why.join("; "),
+            "app change blocked: not written (run `mcp-access plan` for the fix)"
+        );
+    }
 }
 
 /// Fires `grace` after `shutdown`.
@@ -390,14 +422,7 @@ mod tests {
             message: "too many".into(),
             plan: Box::new(crate::plan::Plan {
                 owner: "platform".into(),
-                servers: Vec::new(),
-                creates: Vec::new(),
-                updates: Vec::new(),
-                app_changes: Vec::new(),
-                deletes: Vec::new(),
-                unmanaged: Vec::new(),
-                managed_links: 0,
-                selection: crate::plan::SelectionView::default(),
+                ..crate::plan::Plan::default()
             }),
             fingerprint: String::new(),
         };

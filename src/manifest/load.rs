@@ -147,6 +147,7 @@ fn assemble(
 ) -> Result<Manifest, ManifestError> {
     let mut owner: Option<Located<String>> = None;
     let mut account_id: Option<Located<String>> = None;
+    let mut adopt: Option<Located<bool>> = None;
     let mut servers: Vec<ServerDecl> = Vec::new();
     let mut server_at: HashMap<AppRef, usize> = HashMap::new();
     let mut hasher = Sha256::new();
@@ -162,10 +163,12 @@ fn assemble(
         let FileDecl {
             owner: o,
             account_id: a,
+            adopt: d,
             servers: s,
         } = decl;
         agree("owner", &mut owner, o, &mut problems);
         agree("account_id", &mut account_id, a, &mut problems);
+        agree("adopt", &mut adopt, d, &mut problems);
         for server in s {
             check_downstream_duplicates(&server, &mut problems);
             if let Some(&first) = server_at.get(&server.app.value) {
@@ -196,16 +199,17 @@ fn assemble(
         owner: owner.map(|o| o.value),
         account_id: account_id.map(|a| a.value),
         servers,
+        adopt: adopt.is_some_and(|a| a.value),
         digest: format!("{:x}", hasher.finalize()),
         files,
     })
 }
 
 /// Keeps the first value of a top-level setting; a later different one is a problem.
-fn agree(
+fn agree<T: PartialEq + std::fmt::Display>(
     what: &str,
-    kept: &mut Option<Located<String>>,
-    new: Option<Located<String>>,
+    kept: &mut Option<Located<T>>,
+    new: Option<Located<T>>,
     problems: &mut Vec<Problem>,
 ) {
     let Some(new) = new else { return };

@@ -3,7 +3,8 @@
 //! reported at once, then resolved against the account's [`Inventory`] into
 //! [`Desired`].
 //!
-//! The YAML library stays behind this module: nothing else in the crate parses YAML.
+//! The YAML library stays behind this module: nothing else in the crate parses YAML,
+//! and [`write`](mod@write) is the one place that writes a manifest.
 //!
 //! [`Inventory`]: crate::inventory::Inventory
 
@@ -15,6 +16,7 @@ mod parse;
 mod resolve;
 mod selection;
 pub mod selector;
+pub mod write;
 mod yaml;
 
 use std::fmt;
@@ -41,6 +43,9 @@ pub struct Manifest {
     pub account_id: Option<String>,
     /// Every server, in file order.
     pub servers: Vec<ServerDecl>,
+    /// `adopt: true`: take hand-made grants of the manifest's servers over instead of
+    /// duplicating them (the `--adopt` flag sets it too).
+    pub adopt: bool,
     /// Hex SHA-256 over the files' names and contents, in load order.
     pub digest: String,
     /// The files read, in load order.

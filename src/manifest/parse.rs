@@ -10,7 +10,7 @@ use super::{AppRef, ServerDecl, validate_owner};
 /// The only manifest format version.
 pub const VERSION: i128 = 1;
 
-const TOP_KEYS: &[&str] = &["version", "owner", "account_id", "servers"];
+const TOP_KEYS: &[&str] = &["version", "owner", "account_id", "adopt", "servers"];
 const SERVER_KEYS: &[&str] = &["app", "downstream", "except"];
 const REF_KEYS: &[&str] = &["name", "domain", "uid"];
 /// A downstream or `except` entry: an app reference or a selector.
@@ -27,6 +27,7 @@ enum Entry {
 pub struct FileDecl {
     pub owner: Option<Located<String>>,
     pub account_id: Option<Located<String>>,
+    pub adopt: Option<Located<bool>>,
     pub servers: Vec<ServerDecl>,
 }
 
@@ -159,6 +160,7 @@ impl Cx<'_> {
                         .string(value, "account_id")
                         .filter(|a| !a.value.is_empty());
                 }
+                "adopt" => decl.adopt = self.boolean(value, "adopt"),
                 "servers" => decl.servers = self.servers(value),
                 _ => unreachable!("key() only returns known keys"),
             }
@@ -235,6 +237,22 @@ impl Cx<'_> {
             );
             p.set_help(format!("this mcp-access reads `version: {VERSION}`"));
         }
+    }
+
+    /// A `true` / `false` value.
+    fn boolean(&mut self, node: &Node, what: &str) -> Option<Located<bool>> {
+        if let Value::Bool(b) = node.value {
+            return Some(Located::new(b, self.loc(node)));
+        }
+        let shown =
+            scalar_text(node, self.source.inner()).unwrap_or_else(|| node.value.kind().to_owned());
+        let p = self.problem(
+            ProblemKind::Invalid,
+            node,
+            format!("`{what}` must be `true` or `false`, found `{shown}`"),
+        );
+        p.set_help(format!("write `{what}: true` or leave it out"));
+        None
     }
 
     /// A string value, interpolated. Numbers and booleans are taken as written.

@@ -8,7 +8,7 @@ use super::location::{Located, Location};
 use super::parse::suggest;
 use super::selection::{self, Candidates, Selection};
 use super::{AppRef, Manifest, ServerDecl, validate_owner};
-use crate::cloudflare::types::{App, SAAS, SELF_HOSTED};
+use crate::cloudflare::types::{App, MCP, MCP_PORTAL, SAAS, SELF_HOSTED};
 use crate::inventory::Inventory;
 
 /// What the account should look like: each MCP server and the apps it may call.
@@ -47,14 +47,33 @@ pub enum ServerKind {
     SelfHosted,
     /// A `saas` app with OIDC: it sends its OAuth access token as a bearer token.
     OidcSaas,
+    /// An `mcp` app (an MCP server application): like a self-hosted app, its origin
+    /// copies `Cf-Access-Jwt-Assertion` into `Cf-Access-Token`.
+    Mcp,
 }
 
 impl ServerKind {
     /// The header the MCP server puts the token in on downstream requests.
     pub fn forward_header(&self) -> &'static str {
+        self.forward_mode().downstream_header_label()
+    }
+
+    /// How the server forwards the user's identity ([`crate::forward`]).
+    pub fn forward_mode(&self) -> crate::forward::ForwardMode {
         match self {
-            ServerKind::SelfHosted => "Cf-Access-Token",
-            ServerKind::OidcSaas => "Authorization: Bearer",
+            // NOTE (Managed OAuth docs): "the origin of a self-hosted app or an MCP
+            // server app forwards Cf-Access-Jwt-Assertion as Cf-Access-Token".
+            ServerKind::SelfHosted | ServerKind::Mcp => crate::forward::ForwardMode::SelfHosted,
+            ServerKind::OidcSaas => crate::forward::ForwardMode::OidcSaas,
+        }
+    }
+
+    /// The Access application `type` of such a server.
+    pub fn app_type(&self) -> &'static str {
+        match self {
+            ServerKind::SelfHosted => SELF_HOSTED,
+            ServerKind::OidcSaas => SAAS,
+            ServerKind::Mcp => MCP,
         }
     }
 }
@@ -188,6 +207,10 @@ fn resolve_downstream(
             );
             continue;
         }
+        if matches!(target.app_type(), MCP | MCP_PORTAL) {
+            problems.push(mcp_downstream(d, target));
+            continue;
+        }
         if target.app_type() != SELF_HOSTED {
             problems.push(
                     Problem::at(
@@ -210,10 +233,57 @@ fn resolve_downstream(
     downstream
 }
 
+/// The problem for an `mcp` or `mcp_portal` app listed as a downstream app.
+///
+/// NOTE (reference page, "The Linked App Token rule"): a policy holding the rule "is
+/// attachable only to `self_hosted` apps (400 otherwise)".
+fn mcp_downstream(d: &Located<AppRef>, target: &App) -> Problem {
+    let (what, help) = if target.app_type() == MCP {
+        (
+            "an MCP server app",
+            "an `mcp` app is an MCP server itself: declare it under `servers:` with its own downstream apps, and list only self-hosted apps here",
+        )
+    } else {
+        (
+            "an MCP server portal",
+            "a portal fronts MCP servers and does not accept Linked App Tokens; list only self-hosted apps here",
+        )
+    };
+    Problem::at(
+        ProblemKind::WrongType,
+        &d.at,
+        format!(
+            "downstream {} is an `{}` app ({what}); a Linked App Token policy can only be attached to `self_hosted` apps",
+            d.value,
+            target.app_type()
+        ),
+    )
+    .label(format!("`{}` app", target.app_type()))
+    .help(help)
+}
+
 fn server_kind(app: &App, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> Option<ServerKind> {
     match (app.app_type(), app.saas_auth_type()) {
         (SELF_HOSTED, _) => Some(ServerKind::SelfHosted),
+        (MCP, _) => Some(ServerKind::Mcp),
         (SAAS, Some("oidc")) => Some(ServerKind::OidcSaas),
+        (MCP_PORTAL, _) => {
+            // NOTE: ASSUMED. No source says a portal's tokens can be linked; the Managed
+            // OAuth docs name self-hosted and MCP server apps as the forwarding origins.
+            problems.push(
+                Problem::at(
+                    ProblemKind::WrongType,
+                    &r.at,
+                    format!(
+                        "server {} is an `mcp_portal` app (an MCP server portal); a portal fronts MCP servers, it is not the app whose tokens a downstream app accepts",
+                        r.value
+                    ),
+                )
+                .label("an MCP server portal")
+                .help("name the `mcp` (or self-hosted) app of the MCP server behind the portal"),
+            );
+            None
+        }
         (SAAS, auth) => {
             let auth = auth.unwrap_or("saml");
             problems.push(
@@ -237,7 +307,7 @@ fn server_kind(app: &App, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> O
                     ProblemKind::WrongType,
                     &r.at,
                     format!(
-                        "server {} is a `{other}` app; an MCP server must be a `self_hosted` app or a `saas` app with OIDC",
+                        "server {} is a `{other}` app; an MCP server must be a `self_hosted` app, an `mcp` app or a `saas` app with OIDC",
                         r.value
                     ),
                 )

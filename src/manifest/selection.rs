@@ -17,7 +17,7 @@ use super::parse::suggest;
 use super::resolve::DesiredApp;
 use super::selector::{Except, Selector, host_of};
 use super::{AppRef, ServerDecl};
-use crate::cloudflare::types::{App, SELF_HOSTED};
+use crate::cloudflare::types::{App, MCP, MCP_PORTAL, SELF_HOSTED};
 use crate::inventory::Inventory;
 
 /// Why each server's downstream apps are what they are.
@@ -128,7 +128,7 @@ pub struct Skipped {
     pub name: String,
     /// Its type.
     pub app_type: String,
-    /// Why: `the server itself`, or `a saas app`.
+    /// Why: "the server itself", "a `saas` app", "an `mcp` app (an MCP server)", ...
     pub why: String,
 }
 
@@ -253,7 +253,13 @@ pub(super) fn select<'a>(
             let why = if app.uid() == server_uid {
                 Some("the server itself".to_owned())
             } else if app.app_type() != SELF_HOSTED {
-                Some(format!("a `{}` app", app.app_type()))
+                // The same rule as an exact reference: only self-hosted apps take a
+                // Linked App Token policy (an MCP server app is a server itself).
+                Some(match app.app_type() {
+                    MCP => "an `mcp` app (an MCP server)".to_owned(),
+                    MCP_PORTAL => "an `mcp_portal` app (an MCP server portal)".to_owned(),
+                    other => format!("a `{other}` app"),
+                })
             } else {
                 None
             };

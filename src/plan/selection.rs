@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{AppView, Cause, Plan};
+use super::{AppView, Attach, Cause, Detach, Plan};
 use crate::manifest::{Except, Selection, ServerSelection};
 
 /// What the selectors of a plan's servers matched, skipped and warned about.
@@ -101,8 +101,8 @@ pub struct UnmatchedView {
 }
 
 /// Annotates `plan` (just made by [`super::diff`] from the same resolution) with what
-/// `selection` says: the cause and selectors of each attach and detach, and the
-/// [`SelectionView`].
+/// `selection` says: the cause and selectors of each attach and detach (blocked ones
+/// too), and the [`SelectionView`].
 pub fn explain(plan: &mut Plan, selection: &Selection) {
     let deleted: HashSet<String> = plan.deletes.iter().map(|d| d.policy_id.clone()).collect();
     let mut view = view_of(selection);
@@ -112,10 +112,43 @@ pub fn explain(plan: &mut Plan, selection: &Selection) {
         .map(|s| (s.uid.as_str(), s))
         .collect();
     let mut unmatched: Vec<(&ServerSelection, usize)> = Vec::new();
+    let mut explainer = Explainer {
+        servers: &servers,
+        deleted: &deleted,
+        unmatched: &mut unmatched,
+    };
     for change in &mut plan.app_changes {
-        let app = change.app.uid.as_str();
-        for attach in &mut change.attach {
-            let Some(server) = servers.get(attach.server.uid.as_str()) else {
+        explainer.change(&change.app.uid, &mut change.attach, &mut change.detach);
+    }
+    // A blocked change says what it would have done, and why, the same way.
+    for change in &mut plan.blocked {
+        explainer.change(&change.app.uid, &mut change.attach, &mut change.detach);
+    }
+    for (server, links) in unmatched {
+        view.unmatched.push(UnmatchedView {
+            server: AppView {
+                uid: server.uid.clone(),
+                name: server.name.clone(),
+            },
+            links,
+            empty_selectors: server.empty_selectors().map(str::to_owned).collect(),
+        });
+    }
+    plan.selection = view;
+}
+
+/// What [`explain`] reads, and the servers whose links the selectors no longer match.
+struct Explainer<'s, 'a> {
+    servers: &'s HashMap<&'a str, &'a ServerSelection>,
+    deleted: &'s HashSet<String>,
+    unmatched: &'s mut Vec<(&'a ServerSelection, usize)>,
+}
+
+impl Explainer<'_, '_> {
+    /// Annotates the attaches and detaches of one app change.
+    fn change(&mut self, app: &str, attaches: &mut [Attach], detaches: &mut [Detach]) {
+        for attach in attaches {
+            let Some(server) = self.servers.get(attach.server.uid.as_str()) else {
                 continue;
             };
             let by = server.brought_by(app);
@@ -124,16 +157,17 @@ pub fn explain(plan: &mut Plan, selection: &Selection) {
                 attach.selectors = by.to_vec();
             }
         }
-        for detach in &mut change.detach {
+        for detach in detaches {
             let Some(server) = detach
                 .server
                 .as_ref()
-                .and_then(|s| servers.get(s.uid.as_str()))
+                .and_then(|s| self.servers.get(s.uid.as_str()))
             else {
                 continue;
             };
-            // A policy that goes away says so itself (duplicate, server removed).
-            if deleted.contains(&detach.policy_id) {
+            // A policy that goes away says so itself (duplicate, server removed), and a
+            // link that moves onto the server's managed policy takes no access away.
+            if self.deleted.contains(&detach.policy_id) || detach.moved_to.is_some() {
                 continue;
             }
             if let Some(excluded) = server.excluded.get(app) {
@@ -151,24 +185,13 @@ pub fn explain(plan: &mut Plan, selection: &Selection) {
                 };
                 detach.cause = Cause::Membership;
                 detach.selectors = selectors;
-                match unmatched.iter_mut().find(|(s, _)| s.uid == server.uid) {
+                match self.unmatched.iter_mut().find(|(s, _)| s.uid == server.uid) {
                     Some((_, n)) => *n += 1,
-                    None => unmatched.push((server, 1)),
+                    None => self.unmatched.push((server, 1)),
                 }
             }
         }
     }
-    for (server, links) in unmatched {
-        view.unmatched.push(UnmatchedView {
-            server: AppView {
-                uid: server.uid.clone(),
-                name: server.name.clone(),
-            },
-            links,
-            empty_selectors: server.empty_selectors().map(str::to_owned).collect(),
-        });
-    }
-    plan.selection = view;
 }
 
 /// What each server's selectors match, exclude and skip, and the warnings.
