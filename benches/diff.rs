@@ -1,8 +1,10 @@
 //! The pure core at scale: diff 10,000 apps against 2,000 policies (issue target:
-//! under 100 ms), plus resolution and the fingerprint that share the hot path.
+//! under 100 ms), plus resolution and the fingerprint that share the hot path; and
+//! selector resolution over 10,000 apps (target: it adds under 20 ms to a plan).
 //!
 //! Run: `cargo bench --bench diff`.
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -60,5 +62,99 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Selector resolution over 10,000 apps (issue 14 target: it adds under 20 ms to a
+/// plan). Ten servers and their ~10,000 downstream apps, declared three ways that give
+/// the same plan: by uid, by ten domain globs, by ten name globs. Each iteration is
+/// what a plan computes after the reads: resolve, diff, explain.
+fn selectors(c: &mut Criterion) {
+    const SERVERS: usize = 10;
+    let s = synthetic(Shape {
+        apps: 10_000,
+        servers: SERVERS,
+        foreign_policies: 1_000,
+        missing_apps: 500,
+        double_apps: 0,
+    });
+    let inventory = Inventory::new(
+        s.seed
+            .apps
+            .iter()
+            .cloned()
+            .filter_map(App::from_value)
+            .collect(),
+        s.seed
+            .policies
+            .iter()
+            .cloned()
+            .filter_map(Policy::from_value)
+            .collect(),
+    );
+    // Downstream app `i` belongs to server `i % 10`: the apps whose number ends in `k`.
+    let by = |selector: &dyn Fn(usize) -> String| {
+        let mut text = String::from("owner: bench\nservers:\n");
+        for k in 0..SERVERS {
+            let _ = write!(
+                text,
+                "  - app: {{ uid: a0000000-0000-4000-8000-{k:012} }}\n    downstream:\n      - {}\n",
+                selector(k)
+            );
+        }
+        manifest::parse_str("bench.yaml", &text, &|_| None).expect("manifest")
+    };
+    let exact = manifest::parse_str("bench.yaml", &s.manifest, &|_| None).expect("manifest");
+    let by_domain = by(&|k| format!("{{ domain: \"app-*{k}.internal.example.com\" }}"));
+    let by_name = by(&|k| format!("{{ name: \"app-*{k}\" }}"));
+
+    let plan_of = |m: &manifest::Manifest| {
+        let (desired, selection) =
+            manifest::resolve_selecting(m, "bench", &inventory).expect("resolves");
+        let mut plan = plan::diff(&desired, &inventory);
+        plan::explain(&mut plan, &selection);
+        plan
+    };
+    let baseline = plan_of(&exact);
+    assert_eq!(baseline.summary().attach, s.missing_links);
+    for m in [&by_domain, &by_name] {
+        let plan = plan_of(m);
+        assert_eq!(plan.summary(), baseline.summary(), "the same plan");
+        assert_eq!(plan.by_cause().membership, s.missing_links);
+    }
+
+    let by_tag = manifest::parse_str(
+        "bench.yaml",
+        "owner: bench\nservers:\n  - app: { uid: a0000000-0000-4000-8000-000000000000 }\n    downstream: [{ tag: bench }]\n",
+        &|_| None,
+    )
+    .expect("manifest");
+    let resolve = |m: &manifest::Manifest| {
+        manifest::resolve_selecting(m, "bench", &inventory).expect("resolves")
+    };
+
+    let mut group = c.benchmark_group("selectors over 10k apps (10 servers)");
+    group.sample_size(20);
+    group.bench_function("resolve, 9,990 exact references", |b| {
+        b.iter(|| resolve(black_box(&exact)));
+    });
+    group.bench_function("resolve, 10 domain globs", |b| {
+        b.iter(|| resolve(black_box(&by_domain)));
+    });
+    group.bench_function("resolve, 10 name globs", |b| {
+        b.iter(|| resolve(black_box(&by_name)));
+    });
+    group.bench_function("resolve, 1 tag selector matching every app", |b| {
+        b.iter(|| resolve(black_box(&by_tag)));
+    });
+    group.bench_function("plan, 9,990 exact references", |b| {
+        b.iter(|| plan_of(black_box(&exact)));
+    });
+    group.bench_function("plan, 10 domain globs", |b| {
+        b.iter(|| plan_of(black_box(&by_domain)));
+    });
+    group.bench_function("plan, 10 name globs", |b| {
+        b.iter(|| plan_of(black_box(&by_name)));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, selectors);
 criterion_main!(benches);

@@ -141,6 +141,12 @@ struct SafetyArgs {
     /// Allow a plan that removes every managed policy (the manifest names no server).
     #[arg(long)]
     allow_empty: bool,
+    /// Refuse a plan that adds more than N links at once (default: no limit).
+    #[arg(long, value_name = "N")]
+    max_attach: Option<usize>,
+    /// Make selector warnings errors: a selector that matches no app stops the plan.
+    #[arg(long)]
+    strict: bool,
 }
 
 impl From<SafetyArgs> for Safety {
@@ -150,6 +156,8 @@ impl From<SafetyArgs> for Safety {
             max_delete_percent: a.max_delete_percent,
             force: a.force,
             allow_empty: a.allow_empty,
+            max_attach: a.max_attach,
+            strict: a.strict,
         }
     }
 }

@@ -201,12 +201,14 @@ fn name_counts(inventory: &Inventory) -> HashMap<&str, usize> {
     counts
 }
 
-/// By name when exactly one app has it, else by uid with the name in a comment.
+/// By name when exactly one app has it, else by uid with the name in a comment. Always
+/// an exact reference: a name with a `*` would read back as a name selector.
 fn reference(app: &App, names: &HashMap<&str, usize>) -> DocRef {
     let name = app.name();
+    let pattern = crate::manifest::selector::is_pattern(name);
     match names.get(name).copied() {
         // The loader trims names, so a name with spaces around it cannot be matched.
-        Some(1) if !name.is_empty() && name.trim() == name => DocRef {
+        Some(1) if !name.is_empty() && name.trim() == name && !pattern => DocRef {
             app: AppRef::Name(name.to_owned()),
             comment: None,
         },
@@ -214,9 +216,15 @@ fn reference(app: &App, names: &HashMap<&str, usize>) -> DocRef {
             app: AppRef::Uid(app.uid().to_owned()),
             comment: Some("an app without a name".to_owned()),
         },
-        Some(1) => DocRef {
+        Some(1) if name.trim() != name => DocRef {
             app: AppRef::Uid(app.uid().to_owned()),
             comment: Some(format!("{name:?} (spaces around the name)")),
+        },
+        Some(1) => DocRef {
+            app: AppRef::Uid(app.uid().to_owned()),
+            comment: Some(format!(
+                "{name:?} (a name with a `*` reads as a name selector)"
+            )),
         },
         count => DocRef {
             app: AppRef::Uid(app.uid().to_owned()),
@@ -407,9 +415,14 @@ servers:
         let inventory = Inventory::new(
             vec![
                 app("srv", " mcp ", "self_hosted", &json!([])),
-                app("api", "", "self_hosted", &json!(["p"])),
+                app("api", "", "self_hosted", &json!(["p", "q"])),
+                app("star", "wiki-*", "self_hosted", &json!([])),
+                app("other", "wiki-prod", "self_hosted", &json!(["q"])),
             ],
-            vec![policy("p", "Grant", "non_identity", &["srv"], &json!({}))],
+            vec![
+                policy("p", "Grant", "non_identity", &["srv"], &json!({})),
+                policy("q", "Grant 2", "non_identity", &["star"], &json!({})),
+            ],
         );
         let yaml = render(&import(&inventory, "platform", None).document);
         assert!(
@@ -420,8 +433,21 @@ servers:
             yaml.contains("      - { uid: api }  # an app without a name\n"),
             "{yaml}"
         );
+        // A `*` makes a name a selector: import keeps writing exact references, so the
+        // server "wiki-*" is written by uid and does not also pick "wiki-prod".
+        assert!(
+            yaml.contains("  - app: { uid: star }  # \"wiki-*\" (a name with a `*` reads as a name selector)\n"),
+            "{yaml}"
+        );
         let manifest = crate::manifest::parse_str("i.yaml", &yaml, &|_| None).unwrap();
-        crate::manifest::resolve(&manifest, "platform", &inventory).unwrap();
+        assert!(
+            manifest.servers.iter().all(|s| s.selectors.is_empty()),
+            "{yaml}"
+        );
+        let desired = crate::manifest::resolve(&manifest, "platform", &inventory).unwrap();
+        let star = desired.servers.iter().find(|s| s.uid == "star").unwrap();
+        let downstream: Vec<&str> = star.downstream.iter().map(|d| d.uid.as_str()).collect();
+        assert_eq!(downstream, ["api", "other"]);
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct Inventory {
     policies: Vec<Policy>,
     app_by_uid: HashMap<String, usize>,
     policy_by_id: HashMap<String, usize>,
+    /// The account's Access tags (`GET /access/tags`), when they were read.
+    account_tags: Option<Vec<String>>,
     /// Links the read cannot vouch for ([`links::settle`]).
     problems: Vec<links::UnknownLink>,
 }
@@ -37,6 +39,19 @@ impl Inventory {
             inv.add_policy(policy);
         }
         inv
+    }
+
+    /// With the account's tag list (`GET /access/tags`): tag selectors then tell a tag
+    /// no app carries from a tag that does not exist.
+    #[must_use]
+    pub fn with_account_tags(mut self, tags: Vec<String>) -> Self {
+        self.account_tags = Some(tags);
+        self
+    }
+
+    /// The account's tag list, when it was read.
+    pub fn account_tags(&self) -> Option<&[String]> {
+        self.account_tags.as_deref()
     }
 
     /// Adds a policy read by id, unless one with its id is known.
@@ -76,7 +91,7 @@ impl Inventory {
     }
 
     /// A hex SHA-256 over the normalised apps-and-policies state a plan depends on:
-    /// each app's uid, name, type, domain, SaaS auth type and policy links, and each
+    /// each app's uid, name, type, domain, SaaS auth type, tags and policy links, and each
     /// policy's id, name, decision and rules, sorted by id. Fields a plan never reads
     /// (session durations, CORS, timestamps) are left out, so unrelated edits do not
     /// make a saved plan stale.
@@ -222,16 +237,22 @@ impl Inventory {
     }
 }
 
-/// The fields of an app a plan depends on.
+/// The fields of an app a plan depends on. Tags (which tag selectors read) are added
+/// only when the app has some, so the state of an untagged app reads as it always did.
 fn app_state(a: &App) -> Value {
-    serde_json::json!([
+    let mut state = serde_json::json!([
         a.uid(),
         a.name(),
         a.app_type(),
         a.domains(),
         a.saas_auth_type(),
         a.policy_links()
-    ])
+    ]);
+    let tags: Vec<&str> = a.tags().collect();
+    if let (false, Value::Array(items)) = (tags.is_empty(), &mut state) {
+        items.push(serde_json::json!(tags));
+    }
+    state
 }
 
 /// The fields of a policy a plan depends on, its rules by meaning (so a store that
@@ -246,6 +267,27 @@ fn policy_state(p: &Policy) -> Value {
         canonical(p.rules("exclude")),
         canonical(p.rules("require"))
     ])
+}
+
+/// [`fetch`], and with `tags` also the account's tag list, at the same time. Tag
+/// selectors use the list only to word a warning (a tag no app carries, or no such
+/// tag): when it cannot be read, that is logged and the inventory is returned without
+/// it.
+pub async fn fetch_with_tags(
+    client: &crate::cloudflare::Client,
+    tags: bool,
+) -> Result<Inventory, crate::cloudflare::Error> {
+    if !tags {
+        return fetch(client).await;
+    }
+    let (inventory, tags) = tokio::join!(fetch(client), client.list_tags());
+    match tags {
+        Ok(tags) => Ok(inventory?.with_account_tags(tags)),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the account's tags; tag selectors still match the apps' tags");
+            inventory
+        }
+    }
 }
 
 /// Reads every app and every reusable policy, both lists at once, then checks that

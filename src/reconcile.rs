@@ -133,14 +133,34 @@ pub async fn plan_once_with(
     owner: &str,
     options: &PlanOptions,
 ) -> Result<(Inventory, Plan), ReconcileError> {
-    let inventory = inventory::fetch(client).await?;
-    let desired = manifest::resolve(manifest, owner, &inventory)?;
+    plan_once_strict(client, manifest, owner, options, false).await
+}
+
+/// [`plan_once_with`]; with `strict` (`--strict`), a selector warning (a selector that
+/// matches no app, ...) is a manifest error instead of a note in the plan.
+pub async fn plan_once_strict(
+    client: &Client,
+    manifest: &Manifest,
+    owner: &str,
+    options: &PlanOptions,
+    strict: bool,
+) -> Result<(Inventory, Plan), ReconcileError> {
+    // Boxed: reading apps, policies and tags at once is a large future, and every
+    // reconcile round holds one.
+    let inventory = Box::pin(inventory::fetch_with_tags(client, manifest.uses_tags())).await?;
+    let (desired, selection) = manifest::resolve_selecting(manifest, owner, &inventory)?;
+    let selection = if strict {
+        selection.strict()?
+    } else {
+        selection
+    };
     // `adopt: true` in the manifest (or `--adopt`, or'ed into it) takes grants over.
     let options = PlanOptions {
         adopt: options.adopt || manifest.adopt,
         ..*options
     };
-    let plan = plan::diff_with(&desired, &inventory, &options);
+    let mut plan = plan::diff_with(&desired, &inventory, &options);
+    plan::explain(&mut plan, &selection);
     Ok((inventory, plan))
 }
 
@@ -165,8 +185,14 @@ pub async fn reconcile_with(
     safety: &Safety,
     cancel: &CancellationToken,
 ) -> Result<Outcome, ReconcileError> {
-    let (inventory, first_plan) =
-        plan_once_with(client, manifest, &options.owner, &options.plan).await?;
+    let (inventory, first_plan) = plan_once_strict(
+        client,
+        manifest,
+        &options.owner,
+        &options.plan,
+        safety.strict,
+    )
+    .await?;
     let first_plan = safety.filter(first_plan);
     let fingerprint = inventory.fingerprint();
     let mut outcome = Outcome {
@@ -210,9 +236,15 @@ pub async fn reconcile_with(
         if cancel.is_cancelled() {
             return Err(ReconcileError::Cancelled);
         }
-        let (account, plan) =
-            plan_once_with(client, manifest, &options.owner, &options.plan).await?;
-        outcome.final_plan = safety.filter(plan);
+        let (account, next) = plan_once_strict(
+            client,
+            manifest,
+            &options.owner,
+            &options.plan,
+            safety.strict,
+        )
+        .await?;
+        outcome.final_plan = safety.filter(next);
         outcome.account = account;
     }
     Ok(outcome)

@@ -1,6 +1,8 @@
 //! Safety rails between a plan and the writes, as octoDNS has them: `--policy
 //! upsert-only` never removes anything; a plan that removes more than a share of the
-//! managed links, or every managed policy, is refused unless explicitly allowed.
+//! managed links, or every managed policy, is refused unless explicitly allowed; with
+//! `--max-attach N`, so is a plan that adds more than N links (selectors make mass
+//! additions as easy as mass removals: a tag added to fifty apps in the dashboard).
 //!
 //! Adoption (`--adopt`) is not a removal: renaming a hand-made grant keeps every link,
 //! and the links of merged duplicates move onto the kept policy in the same app
@@ -41,6 +43,11 @@ pub struct Safety {
     pub force: bool,
     /// Skip the check against removing every managed policy.
     pub allow_empty: bool,
+    /// The most links a plan may add at once (`--max-attach`); `None`: no limit.
+    pub max_attach: Option<usize>,
+    /// `--strict`: a selector warning (e.g. a selector that matches no app) is an
+    /// error, and nothing is planned or written.
+    pub strict: bool,
 }
 
 impl Default for Safety {
@@ -51,6 +58,8 @@ impl Default for Safety {
             max_delete_percent: 30,
             force: false,
             allow_empty: false,
+            max_attach: None,
+            strict: false,
         }
     }
 }
@@ -63,6 +72,8 @@ impl Safety {
             max_delete_percent: 100,
             force: true,
             allow_empty: true,
+            max_attach: None,
+            strict: false,
         }
     }
 
@@ -115,6 +126,28 @@ impl Safety {
                  If that is intended, pass --force (or raise --max-delete-percent).",
                 removed * 100 / existing,
                 self.max_delete_percent
+            ));
+        }
+        // The plan-making commands stop at a selector warning under --strict before
+        // there is a plan; a saved plan made without it is checked here.
+        if self.strict && !plan.selection.warnings.is_empty() {
+            return Err(format!(
+                "--strict: the plan has {} selector warning(s): {}",
+                plan.selection.warnings.len(),
+                plan.selection.warnings.join("; ")
+            ));
+        }
+        if let Some(max) = self.max_attach.filter(|max| s.attach > *max) {
+            let by_selector: usize = plan
+                .app_changes
+                .iter()
+                .flat_map(|c| &c.attach)
+                .filter(|a| !a.selectors.is_empty())
+                .count();
+            return Err(format!(
+                "the plan adds {} links ({by_selector} of them brought by selectors), more than --max-attach {max} allows. \
+                 If that is intended, raise --max-attach.",
+                s.attach
             ));
         }
         Ok(())

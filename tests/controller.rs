@@ -460,7 +460,11 @@ async fn metrics_scrape_parse_and_follow_what_the_controller_does() {
         .await;
         let later = run.metrics().await;
         assert!(later.value("mcp_access_last_success_timestamp_seconds") > last);
-        assert!(later.value("mcp_access_pending_changes") == 0.0);
+        for cause in ["manifest", "membership"] {
+            let series = format!("mcp_access_pending_changes{{cause=\"{cause}\"}}");
+            assert!(later.samples.contains_key(&series), "no {series}");
+            assert!(later.value(&series) == 0.0);
+        }
 
         // A hand edit of a managed policy: drift found, an update applied.
         let policy = managed_policies(&run.sim)[0]["id"].as_str().unwrap().to_owned();

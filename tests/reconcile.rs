@@ -530,6 +530,7 @@ async fn every_example_manifest_resolves_against_the_demo_account_and_converges(
             "examples/self-hosted-server.yaml",
             "examples/oidc-saas-server.yaml",
             "examples/shared-downstreams",
+            "examples/selectors.yaml",
         ] {
             let account = Account::demo().await;
             let env = |name: &str| {

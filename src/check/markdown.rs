@@ -131,10 +131,19 @@ fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "|---|---|---|---|---|---|---|")?;
     for pair in &report.pairs {
         let declared = match (pair.declared, pair.access.may_pass()) {
-            (true, true) => "yes",
-            (true, false) => "yes, **missing**",
-            (false, true) => "**no**",
-            (false, false) => "no",
+            (true, _) if !pair.declared_by.is_empty() => format!(
+                "yes, by selector {}{}",
+                cell(&pair.declared_by.join(", ")),
+                if pair.access.may_pass() {
+                    ""
+                } else {
+                    ", **missing**"
+                }
+            ),
+            (true, true) => "yes".to_owned(),
+            (true, false) => "yes, **missing**".to_owned(),
+            (false, true) => "**no**".to_owned(),
+            (false, false) => "no".to_owned(),
         };
         let rows: Vec<[String; 3]> = if pair.grants.is_empty() {
             vec![["none".to_owned(), String::new(), String::new()]]

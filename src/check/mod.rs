@@ -231,6 +231,10 @@ pub struct Pair {
     pub access: Access,
     /// Whether the manifest lists `to` as a downstream app of `from`.
     pub declared: bool,
+    /// The selectors that declare the link, when no exact reference does ("declared
+    /// by selector").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub declared_by: Vec<String>,
     /// The policies that name the server, in precedence order.
     pub grants: Vec<Grant>,
 }
@@ -347,6 +351,16 @@ impl Report {
             (Some(f), None) => format!("tokens from {}", f.label()),
             (None, Some(t)) => format!("tokens accepted by {}", t.label()),
             (Some(f), Some(t)) => format!("tokens from {} to {}", f.label(), t.label()),
+        }
+    }
+
+    /// Marks each declared pair a selector brought in (no exact reference) with the
+    /// selectors behind it.
+    pub fn mark_selected(&mut self, selection: &crate::manifest::Selection) {
+        for pair in self.pairs.iter_mut().filter(|p| p.declared) {
+            if let Some(server) = selection.server(&pair.from.uid) {
+                pair.declared_by = server.brought_by(&pair.to.uid).to_vec();
+            }
         }
     }
 
@@ -488,6 +502,7 @@ pub fn check(inventory: &Inventory, desired: &Desired, query: &Query) -> Report 
                 .unwrap_or(Access::NotGranted);
             Pair {
                 declared: declared.contains(&(from.as_str(), to.as_str())),
+                declared_by: Vec::new(),
                 from: AppInfo::of(inventory, &from),
                 to: AppInfo::of(inventory, &to),
                 access,

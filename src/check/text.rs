@@ -51,6 +51,9 @@ fn write_pair(pair: &Pair, color: bool, out: &mut dyn Write) -> io::Result<()> {
         Style::new()
     };
     let declared = match (pair.declared, pair.access.may_pass()) {
+        (true, true) if !pair.declared_by.is_empty() => {
+            format!("declared by selector {}", pair.declared_by.join(", "))
+        }
         (true, true) => "declared".to_owned(),
         (true, false) => "declared but missing: run `mcp-access reconcile`".to_owned(),
         (false, true) => "NOT DECLARED in the manifest".to_owned(),

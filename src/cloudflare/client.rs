@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use super::error::{Error, Permission};
 use super::pacing::{self, Pacer, Pause};
-use super::pagination::DEFAULT_MAX_LIST_ITEMS;
+use super::pagination::{AccessTag, DEFAULT_MAX_LIST_ITEMS};
 use super::response::{self, Attempt, BodyError, Context, Envelope, Idempotence, Retry};
 use super::types::{App, AppSummary, Policy};
 use crate::redact::Redactor;
@@ -313,6 +313,13 @@ impl Client {
         let path = self.account_path("/access/policies");
         let items: Vec<Value> = self.list_all(&path).await?;
         Ok(items.into_iter().filter_map(Policy::from_value).collect())
+    }
+
+    /// The names of the account's Access tags (`GET /access/tags`).
+    pub async fn list_tags(&self) -> Result<Vec<String>, Error> {
+        let path = self.account_path("/access/tags");
+        let items: Vec<AccessTag> = self.list_all(&path).await?;
+        Ok(items.into_iter().map(|t| t.name).collect())
     }
 
     /// One app, fresh.

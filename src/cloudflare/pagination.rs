@@ -62,6 +62,19 @@ impl Listed for AppSummary {
     }
 }
 
+/// An Access tag as `GET /access/tags` lists it; only its name is read. Tags have no
+/// id: the name is their key (and the path of `/access/tags/{name}`).
+#[derive(Deserialize)]
+pub(super) struct AccessTag {
+    pub(super) name: String,
+}
+
+impl Listed for AccessTag {
+    fn key(&self) -> Option<&str> {
+        Some(self.name.as_str())
+    }
+}
+
 /// A list page's `result_info`. `count` is not read: it has been wrong in the wild.
 #[derive(Deserialize, Default, Clone, Copy, Debug)]
 pub(super) struct ResultInfo {

@@ -186,6 +186,16 @@ impl App {
         out
     }
 
+    /// The app's Access tags (account-level tags, in its `tags` field), as the API
+    /// spells them; none when the field is absent.
+    pub fn tags(&self) -> impl Iterator<Item = &str> {
+        let list = match self.raw.get("tags") {
+            Some(Value::Array(list)) => list.as_slice(),
+            _ => &[],
+        };
+        list.iter().filter_map(Value::as_str)
+    }
+
     /// `saas_app.auth_type` of a SaaS app (`oidc` or `saml`); SAML when absent.
     pub fn saas_auth_type(&self) -> Option<&str> {
         if self.app_type() != SAAS {
@@ -284,6 +294,8 @@ const SUMMARY_FIELDS: &[&str] = &[
     "self_hosted_domains",
     "destinations",
     "policies",
+    // Tag selectors read them.
+    "tags",
 ];
 
 impl<'de> serde::Deserialize<'de> for AppSummary {

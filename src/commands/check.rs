@@ -22,12 +22,16 @@ pub(super) async fn run(config: &Config, options: &CheckOptions) -> Result<(), E
     )?;
     let owner = manifest.owner_or(config.owner.as_deref());
     let read_at = std::time::SystemTime::now();
-    let inventory = inventory::fetch(&client).await?;
-    let desired = manifest::resolve(&manifest, &owner, &inventory)?;
+    let inventory = inventory::fetch_with_tags(&client, manifest.uses_tags()).await?;
+    let (desired, selection) = manifest::resolve_selecting(&manifest, &owner, &inventory)?;
+    for warning in &selection.warnings {
+        tracing::warn!("{warning}");
+    }
     let query = options
         .query(&inventory)
         .map_err(|e| Error::Config(e.to_string()))?;
-    let report = check(&inventory, &desired, &query);
+    let mut report = check(&inventory, &desired, &query);
+    report.mark_selected(&selection);
     let provenance = Provenance {
         generated_at: read_at,
         account_id: client.config().account_id.clone(),

@@ -25,8 +25,14 @@ pub(super) async fn plan(
     options: &ReconcileOptions,
     out: Option<&Path>,
 ) -> Result<Status, Error> {
-    let (inventory, plan) =
-        reconcile::plan_once_with(client, manifest, &options.owner, &options.plan).await?;
+    let (inventory, plan) = reconcile::plan_once_strict(
+        client,
+        manifest,
+        &options.owner,
+        &options.plan,
+        config.safety.strict,
+    )
+    .await?;
     client.progress().finish_and_clear();
     let (plan, checked) = config.safety.guard(plan);
     let mut report = Report::new(plan, inventory.fingerprint(), manifest.digest.clone());

@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 
 use crate::apply::ApplyReport;
 use crate::cloudflare::ApiObserver;
+use crate::plan::{Cause, Plan};
 use crate::reconcile::Outcome;
 
 /// `Content-Type` of [`Metrics::encode`]'s output.
@@ -27,6 +28,11 @@ struct ResultLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabel {
     action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabel {
+    cause: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -49,7 +55,7 @@ pub struct Metrics {
     reconcile_duration: Histogram,
     last_success: Gauge<f64, AtomicU64>,
     changes_applied: Family<ActionLabel, Counter>,
-    pending_changes: Gauge,
+    pending_changes: Family<CauseLabel, Gauge>,
     managed_links: Gauge,
     unmanaged_grants: Gauge,
     manifest_valid: Gauge,
@@ -105,12 +111,19 @@ impl Metrics {
             "Changes written to the account, by action (adopt, create, update, attach, detach, delete)",
             changes_applied.clone(),
         );
-        let pending_changes = Gauge::default();
+        let pending_changes = Family::<CauseLabel, Gauge>::default();
         registry.register(
             "pending_changes",
-            "Changes the last reconcile found between the manifest and the account (drift)",
+            "Changes the last reconcile found between the manifest and the account, by cause (manifest: its servers and exact references; membership: which apps its selectors match)",
             pending_changes.clone(),
         );
+        for cause in [Cause::Manifest, Cause::Membership] {
+            pending_changes
+                .get_or_create(&CauseLabel {
+                    cause: cause.label(),
+                })
+                .set(0);
+        }
         let managed_links = Gauge::default();
         registry.register(
             "managed_links",
@@ -187,8 +200,7 @@ impl Metrics {
         self.finished("success", took);
         self.manifest_valid.set(1);
         self.consecutive_failures.set(0);
-        self.pending_changes
-            .set(gauge_value(outcome.first_plan.summary().total()));
+        self.pending(&outcome.first_plan);
         self.managed_links
             .set(gauge_value(outcome.final_plan.managed_links));
         self.unmanaged_grants
@@ -197,6 +209,22 @@ impl Metrics {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         self.last_success.set(now.as_secs_f64());
+    }
+
+    /// Sets `pending_changes` from a plan, by cause. A refused plan counts too: its
+    /// changes are still pending.
+    pub(super) fn pending(&self, plan: &Plan) {
+        let by = plan.by_cause();
+        for (cause, n) in [
+            (Cause::Manifest, by.manifest),
+            (Cause::Membership, by.membership),
+        ] {
+            self.pending_changes
+                .get_or_create(&CauseLabel {
+                    cause: cause.label(),
+                })
+                .set(gauge_value(n));
+        }
     }
 
     /// Records a failed reconcile; `manifest_valid` is false for a manifest problem.
@@ -266,6 +294,8 @@ mod tests {
             "mcp_access_api_requests_total{method=\"GET\",endpoint=\"apps\",status=\"200\"} 1",
             "mcp_access_api_retries_total 1",
             "mcp_access_consecutive_failures 1",
+            "mcp_access_pending_changes{cause=\"manifest\"} 0",
+            "mcp_access_pending_changes{cause=\"membership\"} 0",
             "mcp_access_reconcile_duration_seconds_count 1",
             "# TYPE mcp_access_reconcile_duration_seconds histogram",
             "# TYPE mcp_access_last_success_timestamp_seconds gauge",

@@ -264,6 +264,9 @@ impl Controller {
                 {
                     metrics.applied(report);
                 }
+                if let Error::Reconcile(ReconcileError::Refused { plan, .. }) = error {
+                    metrics.pending(plan);
+                }
                 let (label, manifest_valid) = classify(error);
                 if label != "cancelled" {
                     self.failures += 1;
@@ -287,6 +290,20 @@ impl Controller {
                 result = "cancelled",
                 duration_ms,
                 "reconcile stopped by shutdown: writes in flight finished, none started after"
+            );
+        } else if let Err(error @ Error::Reconcile(ReconcileError::Refused { plan, .. })) = &result
+        {
+            // Say what the refused plan would change, and why: a tag removed in the
+            // dashboard shows as membership, a manifest cut by mistake as manifest.
+            let by = plan.by_cause();
+            tracing::warn!(
+                result = "refused",
+                duration_ms,
+                pending_manifest = by.manifest,
+                pending_membership = by.membership,
+                consecutive_failures = self.failures,
+                retry_in = %humantime::format_duration(requeue_after),
+                "reconcile refused: {error}"
             );
         } else if let Err(error) = &result {
             tracing::warn!(
@@ -438,10 +455,13 @@ fn log_success(outcome: &Outcome, duration_ms: u64) {
     let count = |kind: &str| -> usize { outcome.rounds.iter().map(|r| r.report.count(kind)).sum() };
     let attached: usize = outcome.rounds.iter().map(|r| r.report.attached).sum();
     let detached: usize = outcome.rounds.iter().map(|r| r.report.detached).sum();
+    let by = outcome.first_plan.by_cause();
     tracing::info!(
         result = "success",
         duration_ms,
         drift = outcome.first_plan.summary().total(),
+        drift_manifest = by.manifest,
+        drift_membership = by.membership,
         rounds = outcome.rounds.len(),
         adopted = count("adopt"),
         created = count("create"),

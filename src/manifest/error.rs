@@ -52,6 +52,8 @@ pub enum ProblemKind {
     Ambiguous,
     /// An app of a type that cannot play the role it is given.
     WrongType,
+    /// A selector that matches no app: a warning, an error under `--strict`.
+    NoMatch,
 }
 
 /// One problem in the manifest.

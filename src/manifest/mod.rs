@@ -15,6 +15,8 @@ mod load;
 mod location;
 mod parse;
 mod resolve;
+mod selection;
+pub mod selector;
 mod suggest;
 pub mod write;
 mod yaml;
@@ -26,7 +28,9 @@ use error::shorten;
 pub use error::{MAX_QUOTED_CHARS, MAX_SHOWN_PROBLEMS, ManifestError, Problem, ProblemKind};
 pub use load::{load, load_with_env, parse_str};
 pub use location::{Located, Location, SourceFile};
-pub use resolve::{Desired, DesiredApp, DesiredServer, ServerKind, resolve};
+pub use resolve::{Desired, DesiredApp, DesiredServer, ServerKind, resolve, resolve_selecting};
+pub use selection::{Excluded, Selection, ServerSelection, Skipped};
+pub use selector::{Except, Glob, Selector};
 pub use yaml::MAX_FILE_BYTES;
 
 /// The owner id used when neither the manifest nor `--owner` names one.
@@ -52,6 +56,18 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// True when a server picks or excepts apps by `tag`.
+    pub fn uses_tags(&self) -> bool {
+        let tag = |s: &Selector| matches!(s, Selector::Tag(_));
+        self.servers.iter().any(|server| {
+            server.selectors.iter().any(|s| tag(&s.value))
+                || server
+                    .except
+                    .iter()
+                    .any(|e| matches!(&e.value, Except::Selector(s) if tag(s)))
+        })
+    }
+
     /// The ownership id to plan with: `flag` (`--owner`) wins over the manifest's
     /// `owner`, else [`DEFAULT_OWNER`].
     pub fn owner_or(&self, flag: Option<&str>) -> String {
@@ -66,8 +82,21 @@ impl Manifest {
 pub struct ServerDecl {
     /// The MCP server's own Access application.
     pub app: Located<AppRef>,
-    /// The self-hosted apps it may call.
+    /// The self-hosted apps it may call, named exactly (each must resolve to one app).
     pub downstream: Vec<Located<AppRef>>,
+    /// The `downstream` entries that are selectors (`{ tag: ... }`, a `name` or
+    /// `domain` with a `*`): every self-hosted app they match, possibly none.
+    pub selectors: Vec<Located<Selector>>,
+    /// `except`: apps taken out of the downstream apps, by reference or selector.
+    pub except: Vec<Located<Except>>,
+}
+
+impl ServerDecl {
+    /// True when the server picks apps by selector (so its downstream apps follow the
+    /// account, not only the manifest).
+    pub fn selects(&self) -> bool {
+        !self.selectors.is_empty()
+    }
 }
 
 /// How a manifest names an Access application.

@@ -3,6 +3,7 @@
 use super::env::{interpolate, room};
 use super::error::{Problem, ProblemKind, shorten};
 use super::location::{Located, Location, SourceFile};
+use super::selector::{Except, Glob, Selector, is_pattern};
 use super::suggest::suggest;
 use super::yaml::{self, Node, Value};
 use super::{AppRef, ServerDecl, validate_owner};
@@ -11,8 +12,16 @@ use super::{AppRef, ServerDecl, validate_owner};
 pub const VERSION: i128 = 1;
 
 const TOP_KEYS: &[&str] = &["version", "owner", "account_id", "adopt", "servers"];
-const SERVER_KEYS: &[&str] = &["app", "downstream"];
+const SERVER_KEYS: &[&str] = &["app", "downstream", "except"];
 const REF_KEYS: &[&str] = &["name", "domain", "uid"];
+/// A downstream or `except` entry: an app reference or a selector.
+const ENTRY_KEYS: &[&str] = &["name", "domain", "uid", "tag"];
+
+/// A `downstream` or `except` entry as parsed.
+enum Entry {
+    App(Located<AppRef>),
+    Selector(Located<Selector>),
+}
 
 /// What one file declares.
 #[derive(Debug, Default)]
@@ -361,20 +370,29 @@ impl Cx<'_> {
         };
         let mut app = None;
         let mut downstream = Vec::new();
+        let mut selectors = Vec::new();
+        let mut except = Vec::new();
         let mut ok = true;
         for (key, value) in entries {
             match self.key(key, SERVER_KEYS) {
                 Some("app") => {
-                    app = self.app_ref(value);
+                    app = self.server_app(value);
                     ok &= app.is_some();
                 }
-                Some("downstream") => match &value.value {
+                Some(list @ ("downstream" | "except")) => match &value.value {
                     Value::Null => {}
                     Value::Seq(items) => {
                         for item in items {
-                            match self.app_ref(item) {
-                                Some(r) => downstream.push(r),
-                                None => ok = false,
+                            match (list, self.entry(item)) {
+                                (_, None) => ok = false,
+                                ("downstream", Some(Entry::App(r))) => downstream.push(r),
+                                ("downstream", Some(Entry::Selector(s))) => selectors.push(s),
+                                (_, Some(Entry::App(r))) => {
+                                    except.push(Located::new(Except::App(r.value), r.at));
+                                }
+                                (_, Some(Entry::Selector(s))) => {
+                                    except.push(Located::new(Except::Selector(s.value), s.at));
+                                }
                             }
                         }
                     }
@@ -383,11 +401,11 @@ impl Cx<'_> {
                         let p = self.problem(
                             ProblemKind::Invalid,
                             value,
-                            format!("`downstream` must be a list of apps, found {kind}"),
+                            format!("`{list}` must be a list of apps, found {kind}"),
                         );
-                        p.set_help(
-                            "write `downstream: [Internal API, { domain: wiki.example.com }]`",
-                        );
+                        p.set_help(format!(
+                            "write `{list}: [Internal API, {{ domain: wiki.example.com }}, {{ tag: mcp-callable }}]`"
+                        ));
                         ok = false;
                     }
                 },
@@ -406,18 +424,92 @@ impl Cx<'_> {
         Some(ServerDecl {
             app: app?,
             downstream,
+            selectors,
+            except,
         })
         .filter(|_| ok)
     }
 
+    /// A server's `app`: one app, so never a pattern.
+    fn server_app(&mut self, node: &Node) -> Option<Located<AppRef>> {
+        let r = self.app_ref(node)?;
+        let (AppRef::Name(text) | AppRef::Domain(text)) = &r.value else {
+            return Some(r);
+        };
+        if !is_pattern(text) {
+            return Some(r);
+        }
+        let at = r.at.clone();
+        self.problems.push(
+            Problem::at(
+                ProblemKind::Invalid,
+                &at,
+                format!(
+                    "server {} has a `*`, which makes it a pattern; an MCP server is one app",
+                    r.value
+                ),
+            )
+            .label("a pattern")
+            .help("name the server's app by uid, `{ uid: ... }` (also for an app whose name has a `*`)"),
+        );
+        None
+    }
+
+    /// A `downstream` or `except` entry: `{ tag: ... }`, a `name` or `domain` with a
+    /// `*` (a selector), or an exact app reference.
+    fn entry(&mut self, node: &Node) -> Option<Entry> {
+        let (kind, value, at) = self.reference(node, ENTRY_KEYS)?;
+        let text = value.value;
+        let selector = match kind {
+            "tag" if text.contains(super::selector::WILDCARD) => {
+                self.problems.push(
+                    Problem::at(
+                        ProblemKind::Invalid,
+                        &value.at,
+                        format!("tag `{text}` has a `*`; tags match exactly"),
+                    )
+                    .label("not a tag")
+                    .help("write the tag as Zero Trust > Access > Tags shows it"),
+                );
+                return None;
+            }
+            "tag" => Selector::Tag(text),
+            "name" if is_pattern(&text) => Selector::Name(Glob::name(&text)),
+            "domain" if is_pattern(&text) => match Glob::domain(&text) {
+                Ok(glob) => Selector::Domain(glob),
+                Err(why) => {
+                    self.problems.push(
+                        Problem::at(ProblemKind::Invalid, &value.at, why)
+                            .label("bad pattern")
+                            .help("e.g. `*.internal.example.com` (one label) or `**.example.com` (any depth)"),
+                    );
+                    return None;
+                }
+            },
+            _ => return Some(Entry::App(Located::new(exact(kind, text), at))),
+        };
+        Some(Entry::Selector(Located::new(selector, at)))
+    }
+
     fn app_ref(&mut self, node: &Node) -> Option<Located<AppRef>> {
+        let (kind, value, at) = self.reference(node, REF_KEYS)?;
+        Some(Located::new(exact(kind, value.value), at))
+    }
+
+    /// The kind (one of `keys`), trimmed non-empty value and place of a reference: a
+    /// bare name, or a map with exactly one of `keys`.
+    fn reference(
+        &mut self,
+        node: &Node,
+        keys: &[&'static str],
+    ) -> Option<(&'static str, Located<String>, Location)> {
         let at = self.loc(node);
         let (kind, value) = match &node.value {
             Value::Map(entries) => {
-                let mut found: Vec<(&str, &Node)> = Vec::new();
+                let mut found: Vec<(&'static str, &Node)> = Vec::new();
                 let mut ok = true;
                 for (key, value) in entries {
-                    match self.key(key, REF_KEYS) {
+                    match self.key(key, keys) {
                         Some(k) => found.push((k, value)),
                         None => ok = false,
                     }
@@ -428,10 +520,18 @@ impl Cx<'_> {
                 if let [(k, v)] = found.as_slice() {
                     (*k, self.string(v, k)?)
                 } else {
+                    let one_of = keys
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     let p = self.problem(
                         ProblemKind::Invalid,
                         node,
-                        format!("an app reference needs exactly one of `name`, `domain`, `uid`; found {}", found.len()),
+                        format!(
+                            "an app reference needs exactly one of {one_of}; found {}",
+                            found.len()
+                        ),
                     );
                     p.set_help("write `{ uid: <app uid> }`, `{ domain: <hostname> }` or `{ name: <app name> }`");
                     return None;
@@ -462,20 +562,27 @@ impl Cx<'_> {
             ));
             return None;
         }
-        let r = match kind {
-            "name" => AppRef::Name(text),
-            "domain" => AppRef::Domain(text.to_ascii_lowercase()),
-            _ => AppRef::Uid(text),
-        };
-        Some(Located::new(r, at))
+        Some((kind, Located::new(text, value.at), at))
+    }
+}
+
+/// An exact reference of `kind` (`name`, `domain` or `uid`).
+fn exact(kind: &str, text: String) -> AppRef {
+    match kind {
+        "name" => AppRef::Name(text),
+        "domain" => AppRef::Domain(text.to_ascii_lowercase()),
+        _ => AppRef::Uid(text),
     }
 }
 
 /// A scalar's text as written (for numbers and booleans used as names).
 fn scalar_text(node: &Node, source: &str) -> Option<String> {
+    // A value replayed from an alias spans the alias (`*d`), not the value: never
+    // take that for the text (`*` would even make it a selector).
     let from_source = node
         .span
         .and_then(|(o, l)| source.get(o..o + l))
+        .filter(|text| !text.starts_with('*'))
         .map(str::to_owned);
     match &node.value {
         Value::Str(s) => Some(s.clone()),

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::error::{ManifestError, Problem, ProblemKind, shorten};
 use super::location::{Located, Location};
+use super::selection::{self, Candidates, Selection};
 use super::suggest::Suggester;
 use super::{AppRef, Manifest, ServerDecl, validate_owner};
 use crate::cloudflare::types::{App, MCP, MCP_PORTAL, SAAS, SELF_HOSTED};
@@ -85,7 +86,19 @@ pub fn resolve(
     owner: &str,
     inventory: &Inventory,
 ) -> Result<Desired, ManifestError> {
+    resolve_selecting(manifest, owner, inventory).map(|(desired, _)| desired)
+}
+
+/// [`resolve`], and why each downstream app is one: the exact references and
+/// selectors behind it, what `except` took out, and the selector warnings.
+pub fn resolve_selecting(
+    manifest: &Manifest,
+    owner: &str,
+    inventory: &Inventory,
+) -> Result<(Desired, Selection), ManifestError> {
     let mut problems = Vec::new();
+    let mut selection = Selection::default();
+    let candidates = Candidates::new(inventory);
     if let Err(why) = validate_owner(owner) {
         problems.push(Problem::in_path(ProblemKind::Invalid, "owner", why));
     }
@@ -118,8 +131,17 @@ pub fn resolve(
             server_at.insert(app.uid(), &decl.app.at);
         }
 
-        let downstream = resolve_downstream(&mut index, decl, server, &mut problems);
+        let mut downstream = resolve_downstream(&mut index, decl, server, &mut problems);
+        let selected = selection::select(
+            &candidates,
+            decl,
+            server,
+            &mut downstream,
+            &mut |r| index.find(r, &mut problems),
+            &mut selection.warnings,
+        );
         if let (Some(app), Some(kind)) = (server, kind) {
+            selection.servers.push(selected);
             servers.push(DesiredServer {
                 uid: app.uid().to_owned(),
                 name: app.name().to_owned(),
@@ -132,10 +154,11 @@ pub fn resolve(
         return Err(ManifestError::new(problems));
     }
     servers.sort_by(|a, b| a.uid.cmp(&b.uid));
-    Ok(Desired {
+    let desired = Desired {
         owner: owner.to_owned(),
         servers,
-    })
+    };
+    Ok((desired, selection))
 }
 
 /// The downstream apps of one server declaration, sorted by uid; problems for the
@@ -204,14 +227,7 @@ fn resolve_downstream(
                 );
             continue;
         }
-        downstream.push(DesiredApp {
-            uid: target.uid().to_owned(),
-            name: target.name().to_owned(),
-            domain: target
-                .domain()
-                .or_else(|| target.domains().first().copied())
-                .map(str::to_owned),
-        });
+        downstream.push(selection::desired_app(target));
     }
     downstream.sort_by(|a, b| a.uid.cmp(&b.uid));
     downstream

@@ -132,11 +132,17 @@ impl BlockedAppChange {
         }
     }
 
-    /// The links it would make and remove, for people: `attach "<policy>"`, ...
+    /// The links it would make and remove, for people: `attach "<policy>"`, ...; an
+    /// attach a selector brought says which (`(matched tag mcp-callable)`).
     pub fn links(&self, owner: &str) -> Vec<String> {
         let attach = self.attach.iter().map(|a| {
+            let matched = if a.selectors.is_empty() {
+                String::new()
+            } else {
+                format!(" (matched {})", a.selectors.join(", "))
+            };
             format!(
-                "attach {:?}",
+                "attach {:?}{matched}",
                 super::ownership::policy_name(owner, &a.server.name)
             )
         });

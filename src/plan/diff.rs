@@ -10,8 +10,9 @@ use super::adopt::{Adoptable, adoptable};
 use super::blocked::hold_back;
 use super::ownership::owner_of;
 use super::{
-    AdoptPolicy, AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, OverPolicyLimit,
-    Plan, PlanOptions, PolicyBody, PolicyRef, ServerView, UnmanagedGrant, UpdatePolicy,
+    AdoptPolicy, AppChange, AppView, Attach, Cause, CreatePolicy, DeletePolicy, Detach,
+    OverPolicyLimit, Plan, PlanOptions, PolicyBody, PolicyRef, ServerView, UnmanagedGrant,
+    UpdatePolicy,
 };
 
 /// Computes what must change for `inventory` to match `desired`.
@@ -138,6 +139,7 @@ fn plan(
         blocked: held.blocked,
         inventory_problems: inventory.problems().to_vec(),
         over_policy_limit,
+        selection: super::SelectionView::default(),
     }
 }
 
@@ -294,6 +296,8 @@ impl<'a> AppChanges<'a, '_> {
                 _ => attach.push(Attach {
                     server: server_app_view(server),
                     policy: policy.clone(),
+                    cause: Cause::Manifest,
+                    selectors: Vec::new(),
                 }),
             }
         }
@@ -342,6 +346,8 @@ impl<'a> AppChanges<'a, '_> {
                 policy_name: name,
                 server,
                 reason,
+                cause: Cause::Manifest,
+                selectors: Vec::new(),
                 moved_to,
             });
         }

@@ -12,9 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AdoptPolicy, AppChange, AppView, Attach, BlockedAppChange, ConvertLegacy, CreatePolicy,
-    DeletePolicy, Detach, LegacyPolicy, NotAdopted, Plan, PolicyBody, PolicyRef, ServerView,
-    UnmanagedGrant, UpdatePolicy, ownership,
+    AdoptPolicy, AppChange, AppView, Attach, BlockedAppChange, ByCause, Cause, ConvertLegacy,
+    CreatePolicy, DeletePolicy, Detach, LegacyPolicy, NotAdopted, Plan, PolicyBody, PolicyRef,
+    SelectionView, ServerView, UnmanagedGrant, UpdatePolicy, ownership,
 };
 
 /// The version of the document layout this build writes and reads.
@@ -72,6 +72,10 @@ pub struct PlanDocument {
     pub not_adopted: Vec<NotAdopted>,
     /// Counts.
     pub summary: Counts,
+    /// What the manifest's selectors matched, skipped and warned about (absent when it
+    /// has none and nothing was said).
+    #[serde(default, skip_serializing_if = "SelectionView::is_empty")]
+    pub selection: SelectionView,
     /// Per-object fingerprints (`app:<uid>`, `policy:<id>`), written by `plan --out` so
     /// a stale saved plan can say which objects changed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -170,6 +174,12 @@ pub enum Action {
         policy: PolicyRef,
         /// The policy's name.
         policy_name: String,
+        /// `manifest` (an exact reference) or `membership` (selectors brought it).
+        #[serde(default)]
+        cause: Cause,
+        /// The selectors that match the app, when no exact reference names it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        selectors: Vec<String>,
     },
     /// Unlink a managed policy from an app.
     Detach {
@@ -183,6 +193,13 @@ pub enum Action {
         server: Option<AppView>,
         /// Why.
         reason: String,
+        /// `manifest`, or `membership` when the app no longer matches the server's
+        /// selectors (or an `except` selector takes it out).
+        #[serde(default)]
+        cause: Cause,
+        /// The selectors involved.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        selectors: Vec<String>,
         /// The managed policy that keeps the server's access to the app in the same
         /// app write (the link moves); absent when the detach takes access away.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -267,6 +284,9 @@ pub struct Counts {
     /// Link changes that are blocked (not in `total`).
     #[serde(default)]
     pub blocked: usize,
+    /// Changes by cause: the manifest, or which apps the selectors match.
+    #[serde(default)]
+    pub by_cause: ByCause,
 }
 
 /// What an apply did.
@@ -315,7 +335,9 @@ impl PlanDocument {
                 has_changes: plan.differs(),
                 convert: s.convert,
                 blocked: s.blocked,
+                by_cause: plan.by_cause(),
             },
+            selection: plan.selection.clone(),
             objects: BTreeMap::new(),
             applied: None,
             refused: None,
@@ -335,90 +357,105 @@ impl PlanDocument {
             unmanaged: self.unmanaged.clone(),
             not_adopted: self.not_adopted.clone(),
             managed_links: self.summary.managed_links,
+            selection: self.selection.clone(),
             converts: Vec::new(),
             blocked: self.blocked.iter().map(|b| b.change.clone()).collect(),
             inventory_problems: self.inventory_problems.clone(),
             over_policy_limit: self.over_policy_limit,
         };
         for action in &self.actions {
-            match action.clone() {
-                Action::Convert {
-                    app,
-                    policy_id,
-                    policy_name,
-                    precedence,
-                } => plan.converts.push(ConvertLegacy {
-                    app,
-                    policy: LegacyPolicy {
-                        policy_id,
-                        policy_name,
-                        precedence,
-                    },
-                }),
-                Action::Adopt {
-                    policy_id,
-                    server,
-                    before,
-                    after,
-                    ..
-                } => plan.adoptions.push(AdoptPolicy {
-                    policy_id,
-                    server,
-                    before,
-                    after,
-                }),
-                Action::Create { server, after, .. } => plan.creates.push(CreatePolicy {
-                    server,
-                    body: after,
-                }),
-                Action::Update {
-                    policy_id,
-                    server,
-                    before,
-                    after,
-                    ..
-                } => plan.updates.push(UpdatePolicy {
-                    policy_id,
-                    server,
-                    before,
-                    after,
-                }),
-                Action::Attach {
-                    app,
-                    server,
-                    policy,
-                    ..
-                } => app_change(&mut plan.app_changes, app)
-                    .attach
-                    .push(Attach { server, policy }),
-                Action::Detach {
-                    app,
-                    policy_id,
-                    policy_name,
-                    server,
-                    reason,
-                    moved_to,
-                } => app_change(&mut plan.app_changes, app).detach.push(Detach {
-                    policy_id,
-                    policy_name,
-                    server,
-                    reason,
-                    moved_to,
-                }),
-                Action::Delete {
-                    policy_id,
-                    policy_name,
-                    server,
-                    reason,
-                } => plan.deletes.push(DeletePolicy {
-                    policy_id,
-                    policy_name,
-                    server,
-                    reason,
-                }),
-            }
+            push_action(&mut plan, action.clone());
         }
         plan
+    }
+}
+
+/// Adds one action of a document to the plan it describes.
+fn push_action(plan: &mut Plan, action: Action) {
+    match action {
+        Action::Convert {
+            app,
+            policy_id,
+            policy_name,
+            precedence,
+        } => plan.converts.push(ConvertLegacy {
+            app,
+            policy: LegacyPolicy {
+                policy_id,
+                policy_name,
+                precedence,
+            },
+        }),
+        Action::Adopt {
+            policy_id,
+            server,
+            before,
+            after,
+            ..
+        } => plan.adoptions.push(AdoptPolicy {
+            policy_id,
+            server,
+            before,
+            after,
+        }),
+        Action::Create { server, after, .. } => plan.creates.push(CreatePolicy {
+            server,
+            body: after,
+        }),
+        Action::Update {
+            policy_id,
+            server,
+            before,
+            after,
+            ..
+        } => plan.updates.push(UpdatePolicy {
+            policy_id,
+            server,
+            before,
+            after,
+        }),
+        Action::Attach {
+            app,
+            server,
+            policy,
+            cause,
+            selectors,
+            ..
+        } => app_change(&mut plan.app_changes, app).attach.push(Attach {
+            server,
+            policy,
+            cause,
+            selectors,
+        }),
+        Action::Detach {
+            app,
+            policy_id,
+            policy_name,
+            server,
+            reason,
+            cause,
+            selectors,
+            moved_to,
+        } => app_change(&mut plan.app_changes, app).detach.push(Detach {
+            policy_id,
+            policy_name,
+            server,
+            reason,
+            cause,
+            selectors,
+            moved_to,
+        }),
+        Action::Delete {
+            policy_id,
+            policy_name,
+            server,
+            reason,
+        } => plan.deletes.push(DeletePolicy {
+            policy_id,
+            policy_name,
+            server,
+            reason,
+        }),
     }
 }
 
@@ -478,6 +515,8 @@ pub fn actions(plan: &Plan) -> Vec<Action> {
                 server: a.server.clone(),
                 policy: a.policy.clone(),
                 policy_name: ownership::policy_name(&plan.owner, &a.server.name),
+                cause: a.cause,
+                selectors: a.selectors.clone(),
             });
         }
         for d in &change.detach {
@@ -487,6 +526,8 @@ pub fn actions(plan: &Plan) -> Vec<Action> {
                 policy_name: d.policy_name.clone(),
                 server: d.server.clone(),
                 reason: d.reason.clone(),
+                cause: d.cause,
+                selectors: d.selectors.clone(),
                 moved_to: d.moved_to.clone(),
             });
         }

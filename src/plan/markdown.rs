@@ -134,7 +134,10 @@ fn head(plan: &Plan, notes: &[String]) -> String {
             plan.blocked.len()
         );
     }
-    for note in notes {
+    for note in super::selection::markdown_notes(&plan.selection)
+        .iter()
+        .chain(notes)
+    {
         s.push_str(note.trim_end());
         s.push_str("\n\n");
     }
@@ -181,6 +184,12 @@ fn sections(plan: &Plan) -> Vec<Section> {
             chunks: flowchart(plan).into_iter().collect(),
             footer: String::new(),
             unit: "access diagram",
+        },
+        Section {
+            header: "#### Selectors\n\n| Server | Selector | Apps it matches |\n| --- | --- | --- |\n".to_owned(),
+            chunks: super::selection::markdown_rows(&plan.selection),
+            footer: "\n".to_owned(),
+            unit: "selector rows",
         },
         Section {
             header: "#### Unmanaged linked-token grants\n\nReported, never changed by mcp-access.\n\n| From | To | Policy | Decision |\n| --- | --- | --- | --- |\n".to_owned(),
@@ -263,6 +272,16 @@ fn row(action: &Action) -> String {
             app(server),
             "—".to_owned(),
             "✏️ update policy (put back edits made by hand)".to_owned(),
+        ),
+        Action::Attach {
+            app: to,
+            server,
+            selectors,
+            ..
+        } if !selectors.is_empty() => (
+            app(server),
+            app(to),
+            format!("🔗 attach (matched {})", cell(&selectors.join(", "))),
         ),
         Action::Attach {
             app: to, server, ..
@@ -424,7 +443,7 @@ fn mermaid_text(s: &str) -> String {
 }
 
 /// An app in a table cell: its name, or its uid when the name is unknown.
-fn app(view: &AppView) -> String {
+pub(super) fn app(view: &AppView) -> String {
     if view.name.is_empty() {
         format!("`{}`", cell(&view.uid))
     } else {
@@ -433,7 +452,7 @@ fn app(view: &AppView) -> String {
 }
 
 /// Text that is safe in a table cell: no pipes, no HTML, one line.
-fn cell(s: &str) -> String {
+pub(super) fn cell(s: &str) -> String {
     html(s).replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 

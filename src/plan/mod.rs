@@ -7,6 +7,7 @@ mod diff;
 pub mod json;
 pub mod markdown;
 pub mod ownership;
+pub mod selection;
 pub mod text;
 
 use std::fmt::Write as _;
@@ -18,6 +19,7 @@ use serde_json::Value;
 use crate::cloudflare::types::{NON_IDENTITY, Policy};
 pub use blocked::{BlockedAppChange, Blocker, ConvertLegacy, LegacyPolicy};
 pub use diff::{diff, diff_adopting, diff_with};
+pub use selection::{SelectionView, explain};
 
 /// Reusable policies an account may have.
 ///
@@ -237,6 +239,38 @@ pub struct UpdatePolicy {
     pub after: PolicyBody,
 }
 
+/// What a link change follows: the manifest, or which apps its selectors match.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The manifest's servers and exact references (and hand edits put back to them).
+    #[default]
+    Manifest,
+    /// Account membership: which apps a selector matches (an app was tagged, renamed,
+    /// created or deleted), or an `except` selector.
+    Membership,
+}
+
+impl Cause {
+    /// `manifest` or `membership`, as metrics and logs label it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cause::Manifest => "manifest",
+            Cause::Membership => "membership",
+        }
+    }
+}
+
+/// Changes counted by [`Cause`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ByCause {
+    /// Changes the manifest (and the planning flags) ask for: every policy adoption,
+    /// conversion, create, update and delete, and the links of exact references.
+    pub manifest: usize,
+    /// Link changes that follow which apps the selectors match.
+    pub membership: usize,
+}
+
 /// Link a server's managed policy to an app.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Attach {
@@ -244,6 +278,12 @@ pub struct Attach {
     pub server: AppView,
     /// The policy to link.
     pub policy: PolicyRef,
+    /// An exact reference, or selectors.
+    #[serde(default)]
+    pub cause: Cause,
+    /// The selectors that match the app, when no exact reference names it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selectors: Vec<String>,
 }
 
 /// Unlink a managed policy from an app.
@@ -257,6 +297,13 @@ pub struct Detach {
     pub server: Option<AppView>,
     /// Why.
     pub reason: String,
+    /// The manifest, or the server's selectors no longer matching the app.
+    #[serde(default)]
+    pub cause: Cause,
+    /// The server's selectors the app no longer matches (or the `except` selector
+    /// that takes it out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selectors: Vec<String>,
     /// When the same app PUT leaves the server's managed policy linked (it attaches it,
     /// or it is there already), that policy's id: the link moves, access stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -439,6 +486,8 @@ pub struct Plan {
     /// limit: the plan is refused (nothing is written).
     #[serde(default)]
     pub over_policy_limit: Option<OverPolicyLimit>,
+    /// What the selectors matched, skipped and warned about.
+    pub selection: SelectionView,
 }
 
 impl Plan {
@@ -491,6 +540,33 @@ impl Plan {
                 .map(|b| b.attach.len() + b.detach.len())
                 .sum(),
         }
+    }
+
+    /// The changes by cause: policy writes (adoptions and legacy conversions too) and
+    /// exact references are the manifest's; a link change a selector brought is
+    /// membership. Blocked link changes are not counted, as in [`Summary::total`].
+    pub fn by_cause(&self) -> ByCause {
+        let mut out = ByCause {
+            manifest: self.adoptions.len()
+                + self.converts.len()
+                + self.creates.len()
+                + self.updates.len()
+                + self.deletes.len(),
+            membership: 0,
+        };
+        let causes = self.app_changes.iter().flat_map(|c| {
+            c.attach
+                .iter()
+                .map(|a| a.cause)
+                .chain(c.detach.iter().map(|d| d.cause))
+        });
+        for cause in causes {
+            match cause {
+                Cause::Manifest => out.manifest += 1,
+                Cause::Membership => out.membership += 1,
+            }
+        }
+        out
     }
 
     /// The number of API writes applying this plan takes.

@@ -54,11 +54,13 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
     write_inventory_problems(plan, p, out)?;
     write_unmanaged(plan, p, out)?;
     write_not_adopted(plan, p, out)?;
+    super::selection::write_text(&plan.selection, p.heading, out)?;
     if plan.differs() {
-        writeln!(out, "{}.", plan.summary().sentence())
+        writeln!(out, "{}.", plan.summary().sentence())?;
     } else {
-        writeln!(out, "No changes. The account matches the manifest.")
+        writeln!(out, "No changes. The account matches the manifest.")?;
     }
+    super::selection::write_text_summary(plan, out)
 }
 
 /// The legacy policies converted before the app changes, under their own heading.
@@ -199,10 +201,11 @@ fn action_lines(plan: &Plan, p: Palette) -> (Groups, Vec<(usize, String)>) {
             lines.push((
                 g,
                 format!(
-                    "  {}> attach to {}{}",
+                    "  {}> attach to {}{}{}",
                     p.create.render(),
                     describe(&change.app),
-                    p.create.render_reset()
+                    p.create.render_reset(),
+                    matched(&a.selectors, p)
                 ),
             ));
         }
@@ -257,10 +260,11 @@ fn blocked_lines(
             lines.push((
                 g,
                 format!(
-                    "  {}! attach to {} BLOCKED (see below){}",
+                    "  {}! attach to {} BLOCKED (see below){}{}",
                     p.delete.render(),
                     describe(&b.app),
-                    p.delete.render_reset()
+                    p.delete.render_reset(),
+                    matched(&a.selectors, p)
                 ),
             ));
         }
@@ -439,7 +443,20 @@ pub fn body_diff(before: &serde_json::Value, after: &serde_json::Value) -> Vec<S
     lines
 }
 
-fn describe(app: &AppView) -> String {
+/// ` (matched tag mcp-callable)` for an attach a selector brought, dimmed.
+fn matched(selectors: &[String], p: Palette) -> String {
+    if selectors.is_empty() {
+        return String::new();
+    }
+    format!(
+        " {}(matched {}){}",
+        p.dim.render(),
+        selectors.join(", "),
+        p.dim.render_reset()
+    )
+}
+
+pub(super) fn describe(app: &AppView) -> String {
     if app.name.is_empty() {
         format!("app {}", app.uid)
     } else {

@@ -4,7 +4,8 @@
 //! behaviour; all are off unless asked for.
 //!
 //! `sim serve --misbehave SPEC` and [`Misbehaviour::from_str`] take a comma-separated
-//! list; list-scoped items name the list (`apps` or `policies`) first:
+//! list; list-scoped items name the list (`apps` or `policies`, or `tags` for
+//! `GET /access/tags`) first:
 //!
 //! | item | effect |
 //! |---|---|
@@ -34,6 +35,8 @@ pub enum List {
     Apps,
     /// `GET /access/policies`.
     Policies,
+    /// `GET /access/tags`.
+    Tags,
 }
 
 /// What `result` a broken list answers with.
@@ -92,6 +95,8 @@ pub struct Misbehaviour {
     pub apps: ListMisbehaviour,
     /// `GET /access/policies`.
     pub policies: ListMisbehaviour,
+    /// `GET /access/tags`.
+    pub tags: ListMisbehaviour,
     /// Lists refuse a larger `per_page` with 400.
     pub max_per_page: Option<usize>,
     /// Every request answers 429 with this `Retry-After`.
@@ -113,6 +118,7 @@ impl Misbehaviour {
         match list {
             List::Apps => &self.apps,
             List::Policies => &self.policies,
+            List::Tags => &self.tags,
         }
     }
 
@@ -120,6 +126,7 @@ impl Misbehaviour {
         match list {
             List::Apps => &mut self.apps,
             List::Policies => &mut self.policies,
+            List::Tags => &mut self.tags,
         }
     }
 }
@@ -145,8 +152,9 @@ impl FromStr for Misbehaviour {
             let list = |v: Option<&str>| match v.map(str::trim) {
                 Some("apps") => Ok(List::Apps),
                 Some("policies") => Ok(List::Policies),
+                Some("tags") => Ok(List::Tags),
                 other => Err(bad(format!(
-                    "expected a list, `apps` or `policies`, got `{}`",
+                    "expected a list, `apps` or `policies` (or `tags`), got `{}`",
                     other.unwrap_or_default()
                 ))),
             };
@@ -265,5 +273,13 @@ mod tests {
             let err = input.parse::<Misbehaviour>().unwrap_err().to_string();
             assert!(err.contains(needle), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn the_tag_list_can_misbehave_too() {
+        let m: Misbehaviour = "null-result=tags, endless=tags".parse().unwrap();
+        assert_eq!(m.tags.bad_result, Some(BadResult::Null));
+        assert!(m.tags.endless && m.list(List::Tags).endless);
+        assert!(m.apps.is_none() && m.policies.is_none());
     }
 }

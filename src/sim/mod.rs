@@ -256,6 +256,18 @@ impl Simulator {
         lock(&self.shared.store).insert_policy(policy)
     }
 
+    /// Declares an Access tag out of band (as on the dashboard's Tags page), so
+    /// `GET /access/tags` lists it even while no app carries it. Tags that apps carry
+    /// are listed without this.
+    pub fn add_tag(&self, name: &str) {
+        lock(&self.shared.store).add_tag(name);
+    }
+
+    /// The account's tags as `GET /access/tags` returns them.
+    pub fn tags(&self) -> Vec<Value> {
+        lock(&self.shared.store).tags_page(0..usize::MAX).0
+    }
+
     /// Every app-scoped (legacy) policy, as its app shows it expanded, plus its
     /// `app_id`; sorted by id.
     pub fn legacy_policies(&self) -> Vec<Value> {

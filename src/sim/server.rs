@@ -382,6 +382,8 @@ enum Route<'a> {
     App(&'a str),
     Policies,
     Policy(&'a str),
+    /// `GET /access/tags`.
+    Tags,
     /// `PUT /access/apps/{app_id}/policies/{policy_id}/make_reusable`.
     MakeReusable(&'a str, &'a str),
 }
@@ -399,6 +401,7 @@ fn route(path: &str) -> Option<(Option<&str>, Route<'_>)> {
                 ["access", "apps", id] if !id.is_empty() => Route::App(id),
                 ["access", "policies"] => Route::Policies,
                 ["access", "policies", id] if !id.is_empty() => Route::Policy(id),
+                ["access", "tags"] => Route::Tags,
                 ["access", "apps", app, "policies", policy, "make_reusable"]
                     if !app.is_empty() && !policy.is_empty() =>
                 {
@@ -414,7 +417,7 @@ fn route(path: &str) -> Option<(Option<&str>, Route<'_>)> {
 
 fn allowed(route: &Route<'_>, method: &Method) -> bool {
     match route {
-        Route::UserVerify | Route::AccountVerify => method == Method::GET,
+        Route::UserVerify | Route::AccountVerify | Route::Tags => method == Method::GET,
         Route::Apps | Route::Policies => matches!(*method, Method::GET | Method::POST),
         Route::App(_) | Route::Policy(_) => {
             matches!(*method, Method::GET | Method::PUT | Method::DELETE)
@@ -547,6 +550,18 @@ fn dispatch(
             };
             return paginate(query, &list, |range| lock(&sim.store).policies_page(range));
         }
+        Route::Tags => {
+            // NOTE: ASSUMED default page size: the SDK's tag list pages like the other
+            // v4 lists (`V4PagePaginationArray`); no source gives its default.
+            let list = Listing {
+                default_per_page: POLICIES_DEFAULT_PER_PAGE,
+                cap: sim.policies_page_cap,
+                kind: List::Tags,
+                misbehave,
+                cancel: &sim.cancel,
+            };
+            return paginate(query, &list, |range| lock(&sim.store).tags_page(range));
+        }
         Route::App(id) if method == Method::GET => lock(&sim.store)
             .app(id)
             .ok_or_else(ApiError::not_found)
@@ -580,7 +595,10 @@ fn dispatch(
                     Route::App(id) => store.put_app(id, &body).map(|a| (200, a)),
                     Route::Policies => store.create_policy(&body).map(|p| (201, p)),
                     Route::Policy(id) => store.put_policy(id, &body).map(|p| (200, p)),
-                    Route::UserVerify | Route::AccountVerify | Route::MakeReusable(..) => {
+                    Route::UserVerify
+                    | Route::AccountVerify
+                    | Route::Tags
+                    | Route::MakeReusable(..) => {
                         Err(ApiError::new(404, 7003, "No route for the URI"))
                     }
                 };
@@ -736,6 +754,7 @@ fn endless_item(kind: List, page: usize, i: usize) -> Value {
             "include": [{"everyone": {}}], "exclude": [], "require": [], "reusable": true,
             "app_count": 0,
         }),
+        List::Tags => json!({"name": format!("endless-tag-{page}-{i}"), "app_count": 0}),
     }
 }
 

@@ -131,6 +131,9 @@ pub(crate) struct Store {
     /// Lookups for the read paths, built on first use after a change, so reading a page
     /// of a 10,000-app account costs the page, not the account.
     index: std::sync::OnceLock<ReadIndex>,
+    /// The account's Access tags, in creation order: `{name, created_at, updated_at}`.
+    /// Tags apps carry without one here are listed too (see [`Store::tags_page`]).
+    tags: Vec<Map<String, Value>>,
 }
 
 /// An app-scoped (legacy) policy and the app it belongs to.
@@ -361,6 +364,62 @@ impl Store {
         self.policy_map(id).map(|p| self.render_policy(p))
     }
 
+    /// The account's tags in `range`, each `{name, app_count, created_at, updated_at}`,
+    /// and how many there are: the declared ones in creation order, then tags apps
+    /// carry that were never declared (edited in out of band), by name.
+    ///
+    /// NOTE (SDK `types/zero_trust/access/access_tag.py`): a tag is `name`, `app_count`
+    /// ("the number of applications that have this tag"), `created_at`, `updated_at`;
+    /// it has no id, the name is its key (`/access/tags/{tag_name}`).
+    pub fn tags_page(&self, range: std::ops::Range<usize>) -> (Vec<Value>, usize) {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for app in &self.apps {
+            let mut seen: Vec<&str> = Vec::new();
+            for tag in tags_of(app) {
+                if !seen.contains(&tag) {
+                    seen.push(tag);
+                    *counts.entry(tag).or_default() += 1;
+                }
+            }
+        }
+        let mut all: Vec<Value> = self
+            .tags
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                let n = counts.remove(str_of(&t, "name").unwrap_or_default());
+                t.insert("app_count".to_owned(), json!(n.unwrap_or(0)));
+                Value::Object(t)
+            })
+            .collect();
+        let mut undeclared: Vec<(&str, usize)> = counts.into_iter().collect();
+        undeclared.sort_unstable();
+        all.extend(
+            undeclared
+                .into_iter()
+                .map(|(name, n)| json!({"name": name, "app_count": n})),
+        );
+        let total = all.len();
+        let end = range.end.min(total);
+        let page = all.get(range.start..end).map(<[Value]>::to_vec);
+        (page.unwrap_or_default(), total)
+    }
+
+    /// Declares a tag out of band, as the dashboard's Access > Tags page does. Returns
+    /// false when the account already has it.
+    pub fn add_tag(&mut self, name: &str) -> bool {
+        if self.tags.iter().any(|t| str_of(t, "name") == Some(name)) {
+            return false;
+        }
+        let now = now();
+        let mut stored = Map::new();
+        stored.insert("name".to_owned(), json!(name));
+        stored.insert("created_at".to_owned(), json!(now));
+        stored.insert("updated_at".to_owned(), json!(now));
+        self.tags.push(stored);
+        true
+    }
+
     // ---- app writes ---------------------------------------------------------------
 
     /// Validates an app body and returns the stored form, with server-owned fields taken
@@ -388,6 +447,14 @@ impl Store {
             ));
         }
         let links = self.validate_links(&meta.id, app_type, body.get("policies"), mode)?;
+        // NOTE: `tags` is a list of tag names (SDK: `tags: Optional[List[str]]`).
+        // ASSUMED: anything else is 400 / 12130; a name the account has no tag for is
+        // accepted (and listed by GET /access/tags).
+        match body.get("tags") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(tags)) if tags.iter().all(Value::is_string) => {}
+            Some(_) => return Err(ApiError::invalid("tags must be a list of tag names")),
+        }
 
         let mut app = Map::new();
         app.insert("id".to_owned(), json!(meta.id));
@@ -925,6 +992,15 @@ impl Store {
         self.push_app(stored);
         Ok(())
     }
+}
+
+/// The tag names an app carries.
+fn tags_of(app: &Map<String, Value>) -> impl Iterator<Item = &str> {
+    app.get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 /// Where an app body comes from: an API write is held to every rule; a seed is the
