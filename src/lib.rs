@@ -21,6 +21,7 @@ pub mod forward;
 pub mod github;
 pub mod inventory;
 pub mod manifest;
+pub mod notify;
 pub mod output;
 pub mod plan;
 pub mod reconcile;

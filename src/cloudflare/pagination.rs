@@ -111,13 +111,13 @@ impl<'a, T: Listed> Walk<'a, T> {
             self.largest_total = Some(self.largest_total.map_or(total, |t| t.max(total)));
         }
         let len = page.items.len();
-        if len > 0 {
-            if let Some((short, short_len)) = self.short_page.take() {
-                self.problems.push(format!(
-                    "page {short} held {short_len} of {size} items, but page {} was not empty",
-                    page.number
-                ));
-            }
+        if len > 0
+            && let Some((short, short_len)) = self.short_page.take()
+        {
+            self.problems.push(format!(
+                "page {short} held {short_len} of {size} items, but page {} was not empty",
+                page.number
+            ));
         }
         if len < size && len > 0 {
             self.short_page.get_or_insert((page.number, len));

@@ -1,5 +1,6 @@
 //! The ops server on `--listen`: `/healthz` (the loop is alive), `/readyz` (the last
-//! reconcile succeeded on a valid manifest) and `/metrics` (Prometheus text).
+//! reconcile succeeded on a valid manifest; in observe mode, with the drift in the
+//! body) and `/metrics` (Prometheus text).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -28,6 +29,8 @@ struct Health {
     last_tick: Instant,
     last: Last,
     stopping: bool,
+    /// Shown under `ready` by `/readyz`: in observe mode, the drift.
+    detail: String,
 }
 
 /// How the last reconcile ended.
@@ -49,6 +52,7 @@ impl State {
                 last_tick: Instant::now(),
                 last: Last::NotYet,
                 stopping: false,
+                detail: String::new(),
             }),
         }
     }
@@ -74,6 +78,17 @@ impl State {
             (false, true) => Last::Failed,
             (false, false) => Last::InvalidManifest,
         };
+    }
+
+    /// What `/readyz` shows under `ready` until the next success (in observe mode, the
+    /// drift found).
+    pub(super) fn report(&self, detail: String) {
+        self.health().detail = detail;
+    }
+
+    /// What `/readyz` shows under `ready`.
+    pub fn detail(&self) -> String {
+        self.health().detail.clone()
     }
 
     /// Shutdown began: not ready for anything new.
@@ -145,7 +160,8 @@ async fn healthz(Extract(state): Extract<Arc<State>>) -> impl IntoResponse {
 
 async fn readyz(Extract(state): Extract<Arc<State>>) -> impl IntoResponse {
     match state.ready() {
-        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        // Observe mode: still ready while drift is pending; the body says what drifted.
+        Ok(()) => (StatusCode::OK, format!("ready\n{}", state.detail())),
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {why}\n"),

@@ -7,6 +7,7 @@
 //!
 //! [`Inventory`]: crate::inventory::Inventory
 
+mod document;
 mod env;
 mod error;
 mod load;
@@ -18,6 +19,7 @@ mod yaml;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use document::yaml_to_json;
 pub use error::{ManifestError, Problem, ProblemKind};
 pub use load::{load, load_with_env, parse_str};
 pub use location::{Located, Location, SourceFile};
@@ -60,6 +62,16 @@ pub struct ServerDecl {
     pub app: Located<AppRef>,
     /// The self-hosted apps it may call.
     pub downstream: Vec<Located<AppRef>>,
+    /// `suspend: true`: the server's managed policy and links are left exactly as they
+    /// are in the account, neither repaired nor removed, until `suspend` is removed.
+    pub suspended: Option<Suspension>,
+}
+
+/// Why a server is suspended (`suspend: true`, with an optional `reason:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspension {
+    /// `reason:`, shown in every plan format.
+    pub reason: Option<String>,
 }
 
 /// How a manifest names an Access application.

@@ -4,13 +4,13 @@ use super::env::interpolate;
 use super::error::{Problem, ProblemKind};
 use super::location::{Located, Location, SourceFile};
 use super::yaml::{self, Node, Value};
-use super::{AppRef, ServerDecl, validate_owner};
+use super::{AppRef, ServerDecl, Suspension, validate_owner};
 
 /// The only manifest format version.
 pub const VERSION: i128 = 1;
 
 const TOP_KEYS: &[&str] = &["version", "owner", "account_id", "servers"];
-const SERVER_KEYS: &[&str] = &["app", "downstream"];
+const SERVER_KEYS: &[&str] = &["app", "downstream", "suspend", "reason"];
 const REF_KEYS: &[&str] = &["name", "domain", "uid"];
 
 /// What one file declares.
@@ -228,6 +228,22 @@ impl Cx<'_> {
         }
     }
 
+    /// A `true` / `false` value.
+    fn boolean(&mut self, node: &Node, what: &str) -> Option<Located<bool>> {
+        if let Value::Bool(b) = node.value {
+            return Some(Located::new(b, self.loc(node)));
+        }
+        let shown =
+            scalar_text(node, self.source.inner()).unwrap_or_else(|| node.value.kind().to_owned());
+        let p = self.problem(
+            ProblemKind::Invalid,
+            node,
+            format!("`{what}` must be `true` or `false`, found `{shown}`"),
+        );
+        p.set_help(format!("write `{what}: true` or leave it out"));
+        None
+    }
+
     /// A string value, interpolated. Numbers and booleans are taken as written.
     fn string(&mut self, node: &Node, what: &str) -> Option<Located<String>> {
         let text = match &node.value {
@@ -302,6 +318,8 @@ impl Cx<'_> {
         };
         let mut app = None;
         let mut downstream = Vec::new();
+        let mut suspend = false;
+        let mut reason = None;
         let mut ok = true;
         for (key, value) in entries {
             match self.key(key, SERVER_KEYS) {
@@ -309,6 +327,14 @@ impl Cx<'_> {
                     app = self.app_ref(value);
                     ok &= app.is_some();
                 }
+                Some("suspend") => match self.boolean(value, "suspend") {
+                    Some(b) => suspend = b.value,
+                    None => ok = false,
+                },
+                Some("reason") => match self.string(value, "reason") {
+                    Some(text) => reason = Some(text.value.trim().to_owned()),
+                    None => ok = false,
+                },
                 Some("downstream") => match &value.value {
                     Value::Null => {}
                     Value::Seq(items) => {
@@ -344,9 +370,15 @@ impl Cx<'_> {
             p.set_label("no `app` in this server")
                 .set_help("add `app: <app name>` (or `{ domain: ... }`, `{ uid: ... }`)");
         }
+        // A `reason` without `suspend: true` is kept out of the plan: it is what is left
+        // after a resume, and says nothing about the server any more.
+        let suspended = suspend.then(|| Suspension {
+            reason: reason.filter(|r| !r.is_empty()),
+        });
         Some(ServerDecl {
             app: app?,
             downstream,
+            suspended,
         })
         .filter(|_| ok)
     }

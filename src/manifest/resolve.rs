@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::error::{ManifestError, Problem, ProblemKind};
 use super::location::{Located, Location};
 use super::parse::suggest;
-use super::{AppRef, Manifest, ServerDecl, validate_owner};
+use super::{AppRef, Manifest, ServerDecl, Suspension, validate_owner};
 use crate::cloudflare::types::{App, SAAS, SELF_HOSTED};
 use crate::inventory::Inventory;
 
@@ -27,6 +27,9 @@ pub struct DesiredServer {
     pub kind: ServerKind,
     /// Sorted by uid, without duplicates.
     pub downstream: Vec<DesiredApp>,
+    /// `suspend: true`: the plan leaves this server's managed policy and links as they
+    /// are in the account.
+    pub suspended: Option<Suspension>,
 }
 
 /// A self-hosted app a server may call.
@@ -106,6 +109,7 @@ pub fn resolve(
                 name: app.name().to_owned(),
                 kind,
                 downstream,
+                suspended: decl.suspended.clone(),
             });
         }
     }

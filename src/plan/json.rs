@@ -174,6 +174,15 @@ pub struct Counts {
     pub managed_links: usize,
     /// True when the account does not match the manifest.
     pub has_changes: bool,
+    /// Servers the manifest suspends (`servers[].suspended`): no action concerns them.
+    /// Absent when none is.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suspended: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes fields by reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What an apply did.
@@ -215,6 +224,7 @@ impl PlanDocument {
                 writes: plan.writes(),
                 managed_links: plan.managed_links,
                 has_changes: !plan.is_empty(),
+                suspended: plan.suspended().count(),
             },
             objects: BTreeMap::new(),
             applied: None,

@@ -1,6 +1,7 @@
 //! The text plan for people: one line per action with a symbol (`+` create, `~` update,
 //! `-` delete, `>` attach, `<` detach), grouped by server, a diff for a changed policy,
-//! unmanaged grants in a section of their own, and a summary line.
+//! suspended servers (`=`) and unmanaged grants in sections of their own, and a
+//! summary line.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -48,6 +49,7 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
     let p = palette;
     let (groups, lines) = action_lines(plan, p);
     write_groups(plan, p, &groups, &lines, out)?;
+    write_suspended(plan, p, out)?;
     write_unmanaged(plan, p, out)?;
     if plan.is_empty() {
         writeln!(out, "No changes. The account matches the manifest.")
@@ -206,6 +208,31 @@ fn write_groups(
         writeln!(out)?;
     }
     Ok(())
+}
+
+fn write_suspended(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
+    let mut suspended = plan.suspended().peekable();
+    if suspended.peek().is_none() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}Suspended MCP servers (their policy and links are left exactly as they are){}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for (server, why) in suspended {
+        writeln!(
+            out,
+            "  = {} ({}) {}{}{}",
+            quote(&server.name),
+            server.uid,
+            p.dim.render(),
+            why.describe(),
+            p.dim.render_reset()
+        )?;
+    }
+    writeln!(out)
 }
 
 fn write_unmanaged(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
