@@ -28,7 +28,10 @@ use mcp_access::sim::{Faults, RateLimit, Seed, SimConfig, Simulator};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-const RULES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/manifests/prometheus-rules.yaml");
+const RULES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/manifests/prometheus-rules.yaml"
+);
 const DASHBOARD: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/manifests/grafana-dashboard.json"
@@ -122,7 +125,10 @@ async fn outage() -> Timeline {
             // minute 4: more than 3 intervals from minute 8, for 5 minutes at 13.
             (11, &[]),
             (14, &["McpAccessNoRecentSuccess"]),
-            (26, &["McpAccessReconcileFailing", "McpAccessNoRecentSuccess"]),
+            (
+                26,
+                &["McpAccessReconcileFailing", "McpAccessNoRecentSuccess"],
+            ),
             (39, &[]),
         ],
     }
@@ -158,13 +164,17 @@ async fn drift_every_cycle() -> Timeline {
     Timeline {
         name: "drift on most cycles",
         scrapes: scrapes(70, None, &mut step).await,
-        expect: vec![(2, &[]), (30, &["McpAccessDriftRecurring"]), (69, &["McpAccessDriftRecurring"])],
+        expect: vec![
+            (2, &[]),
+            (30, &["McpAccessDriftRecurring"]),
+            (69, &["McpAccessDriftRecurring"]),
+        ],
     }
 }
 
 async fn drift_now_and_then() -> Timeline {
     let mut step = |minute: usize, sim: &Simulator, _: &Path| {
-        if minute > 0 && minute % 4 == 0 {
+        if minute > 0 && minute.is_multiple_of(4) {
             drift(sim);
         }
     };
@@ -263,7 +273,7 @@ fn input_series(timeline: &Timeline) -> Vec<Value> {
                 match set_at {
                     Some((real, virt)) if (real - value).abs() < f64::EPSILON => virt,
                     _ => {
-                        let virt = minute as f64 * 60.0;
+                        let virt = f64::from(u32::try_from(minute).unwrap()) * 60.0;
                         set_at = Some((value, virt));
                         virt
                     }
@@ -278,7 +288,7 @@ fn input_series(timeline: &Timeline) -> Vec<Value> {
     out
 }
 
-/// The rule groups of the PrometheusRule's `spec`, as a plain rule file.
+/// The rule groups of the `PrometheusRule`'s `spec`, as a plain rule file.
 fn rule_groups() -> Value {
     let text = std::fs::read_to_string(RULES).unwrap();
     let doc: Value = serde_saphyr::from_str(&text).unwrap();
@@ -390,7 +400,7 @@ fn exposed(timelines: &[Timeline], extra: &[String]) -> BTreeMap<String, BTreeSe
     out
 }
 
-/// Every problem with the metric names and labels a PromQL expression uses.
+/// Every problem with the metric names and labels a `PromQL` expression uses.
 fn check_query(query: &str, exposed: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     let target: BTreeSet<&str> = TARGET_LABELS.iter().map(|(k, _)| *k).collect();
     let known_label = |l: &str| {
@@ -412,12 +422,11 @@ fn check_query(query: &str, exposed: &BTreeMap<String, BTreeSet<String>>) -> Vec
             Some(labels) => {
                 if bytes.get(end) == Some(&b'{') {
                     let close = query[end..].find('}').unwrap() + end;
-                    for matcher in query[end + 1..close].split(',').filter(|m| !m.trim().is_empty()) {
-                        let label = matcher
-                            .split(['=', '!', '~'])
-                            .next()
-                            .unwrap()
-                            .trim();
+                    for matcher in query[end + 1..close]
+                        .split(',')
+                        .filter(|m| !m.trim().is_empty())
+                    {
+                        let label = matcher.split(['=', '!', '~']).next().unwrap().trim();
                         if !labels.contains(label) && !target.contains(label) {
                             problems.push(format!("`{name}` has no label `{label}`"));
                         }
@@ -437,7 +446,11 @@ fn check_query(query: &str, exposed: &BTreeMap<String, BTreeSet<String>>) -> Vec
             let open = at + keyword.len() + 2;
             let close = rest[open..].find(')').unwrap() + open;
             if before.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_') {
-                for label in rest[open..close].split(',').map(str::trim).filter(|l| !l.is_empty()) {
+                for label in rest[open..close]
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                {
                     if !known_label(label) {
                         problems.push(format!("`{keyword} ({label})`: no metric has that label"));
                     }
@@ -577,7 +590,13 @@ fn the_query_checker_catches_a_renamed_metric_or_label() {
         "mcp_access_reconcile_total".to_owned(),
         BTreeSet::from(["result".to_owned()]),
     );
-    assert!(check_query("sum by (result) (rate(mcp_access_reconcile_total[5m]))", &exposed).is_empty());
+    assert!(
+        check_query(
+            "sum by (result) (rate(mcp_access_reconcile_total[5m]))",
+            &exposed
+        )
+        .is_empty()
+    );
     assert_eq!(
         check_query("rate(mcp_access_reconciles_total[5m])", &exposed).len(),
         1
