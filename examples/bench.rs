@@ -227,6 +227,7 @@ async fn write_benchmarks(s: &Settings, rows: &mut Vec<Row>) {
         owner: "bench".into(),
         dry_run: false,
         max_rounds: 3,
+        plan: mcp_access::plan::PlanOptions::default(),
     };
     let started = Instant::now();
     let outcome = reconcile::reconcile(&client, &manifest, &options, &CancellationToken::new())

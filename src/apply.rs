@@ -1,6 +1,16 @@
-//! Executes a [`Plan`] against the API in dependency order: create and update policies,
-//! then one read-modify-write PUT per changed app, then delete the policies nothing
-//! links any more. Writes run concurrently up to the client's concurrency limit.
+//! Executes a [`Plan`] against the API in dependency order: adopt, create and update
+//! policies, then one read-modify-write PUT per changed app, then delete the policies
+//! nothing links any more. Writes run concurrently up to the client's concurrency limit.
+//!
+//! That order is what keeps access from ever dropping while a plan is applied: an
+//! adoption only renames; each app PUT adds the links it gains and drops the ones it
+//! loses in one write (a link moving between policies is never absent); a policy is
+//! deleted only once every app that linked it was rewritten.
+//!
+//! Legacy policies (`--convert-legacy`) are converted first. An app is never PUT when
+//! its fresh read shows something a whole-app update could damage (legacy policies,
+//! write-only secrets), whatever the plan said: the account may have changed since it
+//! was planned.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -11,12 +21,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cloudflare::types::{App, PolicyLink};
 use crate::cloudflare::{Client, Error};
-use crate::plan::{AppChange, CreatePolicy, Plan, PolicyRef};
+use crate::grants;
+use crate::plan::ownership::owner_of;
+use crate::plan::{
+    AdoptPolicy, AppChange, CreatePolicy, DeletePolicy, Plan, PolicyBody, PolicyRef,
+};
 
 /// One write that was made (or found unnecessary).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Done {
-    /// `create`, `update`, `app`, `delete`.
+    /// `convert`, `adopt`, `create`, `update`, `app`, `delete`.
     pub kind: &'static str,
     /// What, for people: `create policy "..." (id)`.
     pub what: String,
@@ -35,7 +49,8 @@ pub struct NotDone {
 /// completes: every step is safe to repeat.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
-    /// Writes made, in order of completion.
+    /// Writes made: step by step (adoptions, creates, updates, apps, deletes), each step
+    /// in plan order, whatever order the concurrent writes finished in.
     pub done: Vec<Done>,
     /// Writes that failed or were skipped.
     pub not_done: Vec<NotDone>,
@@ -83,20 +98,139 @@ pub async fn apply(client: &Client, plan: &Plan, cancel: &CancellationToken) -> 
     let progress = client.progress();
     progress.set_message("applying");
     progress.inc_length(plan.writes() as u64);
-    let created = apply_policies(client, plan, cancel, &mut report).await;
-    let still_linked = apply_apps(client, plan, &created, cancel, &mut report).await;
+    let not_converted = apply_converts(client, plan, cancel, &mut report).await;
+    let unadopted = apply_adoptions(client, plan, cancel, &mut report).await;
+    let mut ready = apply_policies(client, plan, cancel, &mut report).await;
+    ready.unadopted = unadopted;
+    ready.not_converted = not_converted;
+    let still_linked = apply_apps(client, plan, &ready, cancel, &mut report).await;
     apply_deletes(client, plan, &still_linked, cancel, &mut report).await;
     report
 }
 
-/// Step 1: create the missing policies and put back the edited ones. Returns the id
-/// of each created policy by server uid.
+/// What the app step needs from the policy steps.
+#[derive(Default)]
+struct Ready {
+    /// The id of each created policy, by server uid.
+    created: HashMap<String, String>,
+    /// Policies whose adoption failed: no app is linked to them in their name.
+    unadopted: HashSet<String>,
+    /// Apps whose legacy policies could not be converted: their changes are not made.
+    not_converted: HashSet<String>,
+}
+
+/// Step 0: convert legacy policies to reusable ones (`--convert-legacy`). Returns the
+/// uids of the apps a conversion failed for: their changes must not be made.
+async fn apply_converts(
+    client: &Client,
+    plan: &Plan,
+    cancel: &CancellationToken,
+    report: &mut ApplyReport,
+) -> HashSet<String> {
+    let results = each(client, &plan.converts, cancel, |c| async move {
+        match client.make_reusable(&c.app.uid, &c.policy.policy_id).await {
+            Ok(()) => Ok(()),
+            // Already converted (a concurrent run, a lost response)? Then it is listed.
+            Err(e) => match client.get_policy(&c.policy.policy_id).await {
+                Ok(_) => Ok(()),
+                Err(_) => Err(e.to_string()),
+            },
+        }
+    })
+    .await;
+    let mut failed = HashSet::new();
+    for (c, result) in results {
+        client.progress().inc(1);
+        let what = format!(
+            "convert legacy policy {:?} ({}) on app {:?} to reusable",
+            c.policy.policy_name, c.policy.policy_id, c.app.name
+        );
+        match result {
+            Ok(()) => {
+                tracing::info!(app = %c.app.uid, policy = %c.policy.policy_id, "converted legacy policy to reusable");
+                report.done.push(Done {
+                    kind: "convert",
+                    what,
+                });
+            }
+            Err(why) => {
+                failed.insert(c.app.uid.clone());
+                report.not_done.push(NotDone { what, why });
+            }
+        }
+    }
+    failed
+}
+
+/// Step 1a: rename the adopted policies. Returns the ids of those not adopted.
+async fn apply_adoptions(
+    client: &Client,
+    plan: &Plan,
+    cancel: &CancellationToken,
+    report: &mut ApplyReport,
+) -> HashSet<String> {
+    let results = each(client, &plan.adoptions, cancel, |a| async move {
+        adopt_once(client, a).await
+    })
+    .await;
+    let mut unadopted = HashSet::new();
+    for (a, result) in results {
+        client.progress().inc(1);
+        let what = format!(
+            "adopt policy {:?} ({}) as {:?}",
+            a.before.name, a.policy_id, a.after.name
+        );
+        match result {
+            Ok(wrote) => {
+                if wrote {
+                    tracing::info!(policy = %a.policy_id, name = %a.after.name, "adopted policy");
+                    report.done.push(Done {
+                        kind: "adopt",
+                        what,
+                    });
+                }
+            }
+            Err(why) => {
+                unadopted.insert(a.policy_id.clone());
+                report.not_done.push(NotDone { what, why });
+            }
+        }
+    }
+    unadopted
+}
+
+/// Renames a hand-made policy into the managed name, starting from the policy as it is
+/// now so every field someone set is kept. Refuses when its decided fields are no
+/// longer what the plan adopted (it might not be adoptable any more). Returns false
+/// when it already carries the managed name (a concurrent run adopted it).
+async fn adopt_once(client: &Client, adopt: &AdoptPolicy) -> Result<bool, String> {
+    let current = client
+        .get_policy(&adopt.policy_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let have = PolicyBody::of(&current);
+    if have.same_meaning(&adopt.after) {
+        return Ok(false);
+    }
+    if !have.same_meaning(&adopt.before) {
+        return Err(
+            "not adopted: the policy changed since the plan was made; run plan again".into(),
+        );
+    }
+    client
+        .put_policy(&adopt.policy_id, &adopt.after.put_body(&current))
+        .await
+        .map(|_| true)
+        .map_err(|e| e.to_string())
+}
+
+/// Step 1b: create the missing policies and put back the edited ones.
 async fn apply_policies(
     client: &Client,
     plan: &Plan,
     cancel: &CancellationToken,
     report: &mut ApplyReport,
-) -> HashMap<String, String> {
+) -> Ready {
     let mut created: HashMap<String, String> = HashMap::new();
     let create_results = each(client, &plan.creates, cancel, |c| async move {
         create_once(client, c).await.map_err(|e| e.to_string())
@@ -146,7 +280,10 @@ async fn apply_policies(
             Err(why) => report.not_done.push(NotDone { what, why }),
         }
     }
-    created
+    Ready {
+        created,
+        ..Ready::default()
+    }
 }
 
 /// Step 2: one fresh read-modify-write per app. Returns the policies that an app
@@ -154,12 +291,12 @@ async fn apply_policies(
 async fn apply_apps<'p>(
     client: &Client,
     plan: &'p Plan,
-    created: &HashMap<String, String>,
+    ready: &Ready,
     cancel: &CancellationToken,
     report: &mut ApplyReport,
 ) -> HashSet<&'p str> {
     let results = each(client, &plan.app_changes, cancel, |change| {
-        change_app(client, change, created)
+        change_app(client, change, ready)
     })
     .await;
     let mut still_linked = HashSet::new();
@@ -199,9 +336,13 @@ async fn apply_deletes(
     cancel: &CancellationToken,
     report: &mut ApplyReport,
 ) {
+    let owner = plan.owner.as_str();
     let results = each(client, &plan.deletes, cancel, |d| async move {
         if still_linked.contains(d.policy_id.as_str()) {
             return Err("skipped: an app still links it (its app update failed)".to_owned());
+        }
+        if owner_of(&d.policy_name) != Some(owner) {
+            still_adoptable(client, d).await?;
         }
         client
             .delete_policy(&d.policy_id)
@@ -225,9 +366,25 @@ async fn apply_deletes(
     }
 }
 
+/// Before a hand-made policy merged by `--adopt` is deleted: it must still be the plain
+/// grant the plan saw (same name, same one server), or it is left alone.
+async fn still_adoptable(client: &Client, delete: &DeletePolicy) -> Result<(), String> {
+    let current = client
+        .get_policy(&delete.policy_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let server = delete.server.as_ref().map(|s| s.uid.as_str());
+    if current.name() == delete.policy_name && grants::plain_server_of(&current).ok() == server {
+        Ok(())
+    } else {
+        Err("not deleted: the policy changed since the plan was made; run plan again".into())
+    }
+}
+
 const CANCELLED: &str = "cancelled before it started";
 
-/// Runs `step` on every item, up to the client's concurrency. Once `cancel` fires, the
+/// Runs `step` on every item, up to the client's concurrency, and returns the results in
+/// the items' order (so reports read the same on every run). Once `cancel` fires, the
 /// items not yet started are reported as cancelled; those running finish.
 async fn each<'a, T, R, F, Fut>(
     client: &Client,
@@ -244,21 +401,27 @@ where
     // await would make the apply future `!Send` (rustc's higher-ranked closure limit).
     let steps: Vec<_> = items
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(i, item)| {
             // Futures are lazy: nothing runs until polled, and a cancelled one never is.
             let step = step(item);
             async move {
                 if cancel.is_cancelled() {
-                    return (item, Err(CANCELLED.to_owned()));
+                    return (i, item, Err(CANCELLED.to_owned()));
                 }
-                (item, step.await)
+                (i, item, step.await)
             }
         })
         .collect();
-    futures::stream::iter(steps)
+    // Unordered, so one slow write never holds the others back; sorted afterwards.
+    let mut done: Vec<(usize, &T, Result<R, String>)> = futures::stream::iter(steps)
         .buffer_unordered(client.config().concurrency.max(1))
         .collect()
-        .await
+        .await;
+    done.sort_by_key(|(i, _, _)| *i);
+    done.into_iter()
+        .map(|(_, item, result)| (item, result))
+        .collect()
 }
 
 /// Creates a policy without ever creating it twice: when the outcome of a POST is
@@ -308,13 +471,25 @@ struct AppOutcome {
 async fn change_app(
     client: &Client,
     change: &AppChange,
-    created: &HashMap<String, String>,
+    ready: &Ready,
 ) -> Result<AppOutcome, String> {
+    if ready.not_converted.contains(&change.app.uid) {
+        return Err(
+            "skipped: converting the app's legacy policies failed, and an app update would delete them"
+                .to_owned(),
+        );
+    }
     let mut want = Vec::new();
     for attach in &change.attach {
         match &attach.policy {
+            PolicyRef::Existing { id } if ready.unadopted.contains(id) => {
+                return Err(format!(
+                    "skipped: the policy {id} for server {:?} was not adopted",
+                    attach.server.name
+                ));
+            }
             PolicyRef::Existing { id } => want.push(id.clone()),
-            PolicyRef::New { server_uid } => match created.get(server_uid) {
+            PolicyRef::New { server_uid } => match ready.created.get(server_uid) {
                 Some(id) => want.push(id.clone()),
                 None => {
                     return Err(format!(
@@ -330,6 +505,20 @@ async fn change_app(
         .get_app(&change.app.uid)
         .await
         .map_err(|e| e.to_string())?;
+    let legacy = app.marked_legacy_policy_ids();
+    if !legacy.is_empty() {
+        return Err(format!(
+            "not written: the app carries legacy (app-scoped) policies ({}); an app update would be refused or delete them. Convert them (--convert-legacy, or make_reusable) and run again",
+            legacy.join(", ")
+        ));
+    }
+    let secrets = app.write_only_secrets();
+    if !secrets.is_empty() {
+        return Err(format!(
+            "not written: the app's configuration carries write-only secret field(s) ({}) that a read may not return, so an app update could clear them. Attach the policy by hand in the dashboard",
+            secrets.join(", ")
+        ));
+    }
     let (links, attached, detached) = relink(&app, &want, &drop);
     if attached == 0 && detached == 0 {
         // Someone (a concurrent run) already made this change.

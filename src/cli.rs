@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
-use secrecy::SecretString;
 
 use crate::check::{CheckOptions, Format as CheckFormat};
 use crate::cloudflare::{ApiSettings, DEFAULT_BASE_URL, Rate};
@@ -23,6 +22,7 @@ use crate::controller::settings_file::SettingsFile;
 use crate::controller::{BACKOFF_BASE, Jitter, RunMode, RunOptions, api_retry_deadline};
 use crate::notify::{Format as NotifyFormat, NotifySettings, Target};
 use crate::output::OutputFormat;
+use crate::plan::PlanOptions;
 use crate::safety::{Safety, SyncPolicy};
 use crate::sim::{Faults, RateLimit, Seed, SimConfig};
 
@@ -69,6 +69,43 @@ struct OwnerArgs {
     /// Ownership id; overrides the manifest's `owner`.
     #[arg(long, value_name = "ID")]
     owner: Option<String>,
+}
+
+/// Choices the planner takes beyond the manifest (`plan`, `reconcile`, `apply`, `run`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Planning")]
+struct PlanningArgs {
+    /// Convert legacy (app-scoped) policies on the apps the plan changes to reusable
+    /// ones first (same id, rules and precedence; they stay unmanaged). Without it,
+    /// those app changes are blocked: an app update would delete legacy policies.
+    #[arg(long)]
+    convert_legacy: bool,
+    /// Reusable policies the account may have; a plan that would create past it is
+    /// refused before any write. Raise it only if Cloudflare raised your account's
+    /// limit.
+    #[arg(long, value_name = "N", default_value_t = crate::plan::POLICY_LIMIT)]
+    policy_limit: usize,
+}
+
+impl From<PlanningArgs> for PlanOptions {
+    fn from(a: PlanningArgs) -> Self {
+        Self {
+            convert_legacy: a.convert_legacy,
+            policy_limit: a.policy_limit,
+            // `--adopt` reaches the planner through the manifest (`Manifest::adopt`).
+            adopt: false,
+        }
+    }
+}
+
+/// `--adopt`, for the commands that plan.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Manifest")]
+struct AdoptArgs {
+    /// Take over hand-made grants of the manifest's servers instead of duplicating them
+    /// (same as `adopt: true` in the manifest); see docs/adopting.md.
+    #[arg(long)]
+    adopt: bool,
 }
 
 /// How a plan is shown.
@@ -213,11 +250,23 @@ enum CommandArgs {
     /// Reconcile now and every interval, serving /healthz, /readyz and /metrics; stop
     /// gracefully on SIGTERM or SIGINT.
     Run(RunArgs),
-    /// Try it without a Cloudflare account: plan, reconcile, drift repair.
+    /// List the account's apps, to write a first manifest.
     ///
-    /// Against a built-in simulated account: plan, reconcile, plan again (nothing to
-    /// do), then repair drift made as if in the dashboard (a detached policy, a policy
-    /// edited by hand).
+    /// Each app's name, type, domain and uid, whether it can be an MCP server or a
+    /// downstream app, and the linked-token grants it already has.
+    Apps(AppsArgs),
+    /// Write a manifest of every linked-token grant in effect in the account.
+    ///
+    /// Sorted YAML on stdout (or `--out`) that passes `validate`; grants a plain link
+    /// cannot express are explained in comments. Then `plan --adopt` takes the
+    /// hand-made policies over.
+    Import(ImportArgs),
+    /// Try it without a Cloudflare account: adopt, plan, reconcile, drift repair.
+    ///
+    /// Against a built-in simulated account with a grant made by hand: plan and
+    /// reconcile with --adopt (the hand-made grant is taken over, not duplicated), plan
+    /// again (nothing to do), then repair drift made as if in the dashboard (a detached
+    /// policy, a policy edited by hand).
     Demo,
     /// Run the Cloudflare Access API simulator.
     #[command(subcommand)]
@@ -256,7 +305,11 @@ struct PlanArgs {
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     out: Option<PathBuf>,
     #[command(flatten)]
+    adopt: AdoptArgs,
+    #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -274,11 +327,15 @@ struct ReconcileArgs {
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..), help_heading = None)]
     max_rounds: u32,
     #[command(flatten)]
+    adopt: AdoptArgs,
+    #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     exit_code: ExitCodeArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -300,10 +357,16 @@ struct ApplyArgs {
     files: Vec<PathBuf>,
     #[command(flatten)]
     owner: OwnerArgs,
+    /// Take over hand-made grants of the manifest's servers (without PLAN; a saved
+    /// plan already says what it adopts).
+    #[arg(long, conflicts_with = "plan", help_heading = "Manifest")]
+    adopt: bool,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -337,11 +400,39 @@ struct RunArgs {
     #[command(flatten)]
     owner: OwnerArgs,
     #[command(flatten)]
+    adopt: AdoptArgs,
+    #[command(flatten)]
     controller: ControllerArgs,
     #[command(flatten)]
     notify: NotifyArgs,
     #[command(flatten)]
     safety: SafetyArgs,
+    #[command(flatten)]
+    planning: PlanningArgs,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+struct AppsArgs {
+    /// Only apps of this type (`self_hosted`, `saas`, `mcp`, `ssh`, ...).
+    #[arg(long = "type", value_name = "TYPE", help_heading = None)]
+    app_type: Option<String>,
+    /// Format of the listing on stdout.
+    #[arg(short, long, value_name = "FORMAT", value_enum, default_value_t = crate::apps::Format::Text, help_heading = "Output")]
+    output: crate::apps::Format,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Ownership id written into the manifest (default: `default`).
+    #[arg(long, value_name = "ID", help_heading = "Manifest")]
+    owner: Option<String>,
+    /// Write the manifest to this file instead of stdout.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    out: Option<PathBuf>,
     #[command(flatten)]
     api: ApiArgs,
 }
@@ -453,6 +544,22 @@ struct SimServeArgs {
     /// Server-side maximum `per_page` when listing policies.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     policies_page_cap: u32,
+    /// Store policy rules normalised, as an API might: empty lists as null, rules and
+    /// keys reordered, empty selectors added (same meaning, other bytes).
+    #[arg(long)]
+    normalise_rules: bool,
+    /// Return write-only secrets (SCIM credentials, an OIDC SaaS app's client secret)
+    /// on reads; by default they are never returned, the worst case.
+    #[arg(long)]
+    reveal_secrets: bool,
+    /// Leave this reusable policy out of the policy list (still linked and served by
+    /// id), as a list that missed it would; repeatable.
+    #[arg(long, value_name = "ID")]
+    unlisted_policy: Vec<String>,
+    /// Reusable policies the simulated account may have (Cloudflare's limit is 500);
+    /// 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    policy_limit: usize,
     /// Requests another client of the same user spends at the start of every
     /// rate-limit window (the budget is shared, as Cloudflare's is).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -485,8 +592,13 @@ impl Cli {
             crate::manifest::validate_owner(owner).map_err(|e| format!("--owner: {e}"))?;
         }
         let progress = !logging.quiet && logging.log_format == LogFormat::Text;
+        let mut warnings = Vec::new();
         let api = match parts.api {
-            Some(api) => api.into_settings(env, progress)?,
+            Some(api) => {
+                let (api, warning) = api.into_settings(env, progress)?;
+                warnings.extend(warning);
+                api
+            }
             None => ApiSettings::default(),
         };
         let log_level = match (logging.quiet, logging.verbose) {
@@ -516,6 +628,7 @@ impl Cli {
             log_format: logging.log_format,
             output: parts.output,
             safety: parts.safety,
+            warnings,
         })
     }
 }
@@ -535,6 +648,8 @@ impl CommandArgs {
                     dry_run: true,
                     max_rounds: 1,
                     out: a.out,
+                    plan: a.planning.into(),
+                    adopt: a.adopt.adopt,
                 },
                 Parts {
                     api: Some(a.api),
@@ -550,6 +665,8 @@ impl CommandArgs {
                     dry_run: a.dry_run,
                     max_rounds: a.max_rounds,
                     out: None,
+                    plan: a.planning.into(),
+                    adopt: a.adopt.adopt,
                 },
                 Parts {
                     api: Some(a.api),
@@ -570,6 +687,8 @@ impl CommandArgs {
                         dry_run: false,
                         max_rounds: 3,
                         out: None,
+                        plan: a.planning.into(),
+                        adopt: a.adopt,
                     },
                 },
                 Parts {
@@ -595,6 +714,8 @@ impl CommandArgs {
                 },
             ),
             CommandArgs::Run(a) => a.into_command(env)?,
+            CommandArgs::Apps(a) => a.into_command(),
+            CommandArgs::Import(a) => a.into_command(),
             CommandArgs::Demo => (Command::Demo, Parts::default()),
             CommandArgs::Completions { shell } => {
                 reference(|cli| Command::Completions { shell, cli })
@@ -632,7 +753,9 @@ impl RunArgs {
                 grace_period: c.grace_period,
                 backoff_base: BACKOFF_BASE,
                 api_retry_deadline: api_retry_deadline(c.interval),
+                adopt: self.adopt.adopt,
                 safety: self.safety.into(),
+                plan: self.planning.into(),
             }),
             Parts {
                 api: Some(self.api),
@@ -643,6 +766,31 @@ impl RunArgs {
     }
 }
 
+impl AppsArgs {
+    fn into_command(self) -> (Command, Parts) {
+        let command = Command::Apps {
+            app_type: self.app_type,
+            format: self.output,
+        };
+        let parts = Parts {
+            api: Some(self.api),
+            ..Parts::default()
+        };
+        (command, parts)
+    }
+}
+
+impl ImportArgs {
+    fn into_command(self) -> (Command, Parts) {
+        let parts = Parts {
+            api: Some(self.api),
+            owner: self.owner,
+            ..Parts::default()
+        };
+        (Command::Import { out: self.out }, parts)
+    }
+}
+
 /// `completions` and `man`: a command that documents this command line, and no
 /// settings.
 fn reference(command: impl FnOnce(Box<clap::Command>) -> Command) -> (Command, Parts) {
@@ -650,24 +798,21 @@ fn reference(command: impl FnOnce(Box<clap::Command>) -> Command) -> (Command, P
 }
 
 impl ApiArgs {
-    /// Validates the API flags, the environment filling in what they leave out.
+    /// Validates the API flags, the environment filling in what they leave out. Also
+    /// returns a warning to log once (a token file others can read).
     fn into_settings(
         self,
         env: &dyn Fn(&str) -> Option<String>,
         progress: bool,
-    ) -> Result<ApiSettings, String> {
+    ) -> Result<(ApiSettings, Option<String>), String> {
         let env = |name| env(name).filter(|v: &String| !v.trim().is_empty());
         let token = match &self.api_token_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read --api-token-file {}: {e}", path.display()))?;
-                let token = text.trim();
-                if token.is_empty() {
-                    return Err(format!("--api-token-file {} is empty", path.display()));
-                }
-                Some(SecretString::from(token.to_owned()))
-            }
-            None => env("CLOUDFLARE_API_TOKEN").map(|t| SecretString::from(t.trim().to_owned())),
+            Some(path) => Some(crate::token::from_file(path)?),
+            None => crate::token::from_env(env("CLOUDFLARE_API_TOKEN"))?,
+        };
+        let (token, warning) = match token {
+            Some(t) => (Some(t.secret), t.warning),
+            None => (None, None),
         };
         let base_url = self
             .api_url
@@ -686,24 +831,27 @@ impl ApiArgs {
         if client.max_list_items == 0 || client.read_timeout.is_zero() {
             return Err("--max-list-items and --read-timeout must be above zero".into());
         }
-        Ok(ApiSettings {
-            base_url,
-            account_id: self
-                .account_id
-                .filter(|a| !a.trim().is_empty())
-                .or_else(|| env("CLOUDFLARE_ACCOUNT_ID"))
-                .map(|a| a.trim().to_owned()),
-            token,
-            concurrency: client.concurrency,
-            request_timeout: client.request_timeout,
-            rate: client.rate_limit,
-            burst: client.burst,
-            retry_deadline: client.retry_deadline,
-            read_timeout: client.read_timeout,
-            max_response_bytes: client.max_response_size,
-            max_list_items: client.max_list_items,
-            progress,
-        })
+        Ok((
+            ApiSettings {
+                base_url,
+                account_id: self
+                    .account_id
+                    .filter(|a| !a.trim().is_empty())
+                    .or_else(|| env("CLOUDFLARE_ACCOUNT_ID"))
+                    .map(|a| a.trim().to_owned()),
+                token,
+                concurrency: client.concurrency,
+                request_timeout: client.request_timeout,
+                rate: client.rate_limit,
+                burst: client.burst,
+                retry_deadline: client.retry_deadline,
+                read_timeout: client.read_timeout,
+                max_response_bytes: client.max_response_size,
+                max_list_items: client.max_list_items,
+                progress,
+            },
+            warning,
+        ))
     }
 }
 
@@ -748,6 +896,10 @@ impl SimServeArgs {
             apps_page_cap: self.apps_page_cap as usize,
             policies_page_cap: self.policies_page_cap as usize,
             faults,
+            normalise_rules: self.normalise_rules,
+            reveal_secrets: self.reveal_secrets,
+            unlisted_policies: self.unlisted_policy,
+            policy_limit: (self.policy_limit > 0).then_some(self.policy_limit),
             rate_limit: Some(RateLimit {
                 requests: self.rate_limit.requests,
                 window: self.rate_limit.per,

@@ -11,6 +11,7 @@ use crate::check::CheckOptions;
 use crate::cloudflare::ApiSettings;
 use crate::controller::RunOptions;
 use crate::output::OutputFormat;
+use crate::plan::PlanOptions;
 use crate::safety::Safety;
 use crate::sim::{Seed, SimConfig};
 
@@ -32,6 +33,10 @@ pub enum Command {
         max_rounds: u32,
         /// `plan --out`: where to save the plan.
         out: Option<PathBuf>,
+        /// `--convert-legacy` and the planner's other choices.
+        plan: PlanOptions,
+        /// `--adopt`: take hand-made grants over (or'ed with the manifest's `adopt`).
+        adopt: bool,
     },
     /// `apply PLAN`.
     ApplySaved {
@@ -42,6 +47,18 @@ pub enum Command {
     },
     /// `demo`.
     Demo,
+    /// `apps`.
+    Apps {
+        /// `--type`.
+        app_type: Option<String>,
+        /// `--output`.
+        format: crate::apps::Format,
+    },
+    /// `import`.
+    Import {
+        /// `--out`: the file to write; stdout when `None`.
+        out: Option<PathBuf>,
+    },
     /// `check`.
     Check(CheckOptions),
     /// `run`.
@@ -92,6 +109,8 @@ pub struct Config {
     pub safety: Safety,
     /// Scrubs the token from everything printed (plans, reports).
     pub redactor: crate::redact::Redactor,
+    /// Said once on stderr when logging starts (a token file others can read).
+    pub warnings: Vec<String>,
 }
 
 /// Log output format.

@@ -5,8 +5,9 @@
 //! request, in the header the reference page prescribes for how the MCP server is deployed
 //! ([`ForwardMode`]):
 //!
-//! - a self-hosted MCP server receives the Access JWT in `Cf-Access-Jwt-Assertion` and
-//!   sends it downstream as `Cf-Access-Token`;
+//! - a self-hosted MCP server, or an `mcp` (MCP server) Access application, receives
+//!   the Access JWT in `Cf-Access-Jwt-Assertion` and sends it downstream as
+//!   `Cf-Access-Token`;
 //! - an OIDC `SaaS` MCP server (MCP OAuth) receives `Authorization: Bearer <access_token>`
 //!   and sends the same header downstream.
 //!
@@ -47,8 +48,13 @@ pub const DEFAULT_BODY_LIMIT: usize = 10 * 1024 * 1024;
 /// where it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ForwardMode {
-    /// The MCP server is a self-hosted Access application: the token arrives in
-    /// `Cf-Access-Jwt-Assertion` and leaves in `Cf-Access-Token`.
+    /// The MCP server is a self-hosted Access application, or an `mcp` (MCP server)
+    /// application: the token arrives in `Cf-Access-Jwt-Assertion` and leaves in
+    /// `Cf-Access-Token`.
+    ///
+    /// NOTE (Managed OAuth docs, `http-apps/managed-oauth.mdx`): the origin of "a
+    /// self-hosted app or an MCP server app" forwards `Cf-Access-Jwt-Assertion` as
+    /// `Cf-Access-Token` for Linked App Token.
     SelfHosted,
     /// The MCP server is an Access for `SaaS` OIDC application implementing MCP OAuth: the
     /// access token arrives and leaves as `Authorization: Bearer <access_token>`.
@@ -80,6 +86,15 @@ impl ForwardMode {
         }
     }
 
+    /// The downstream header as a plan shows it: `Cf-Access-Token` or
+    /// `Authorization: Bearer`.
+    pub fn downstream_header_label(self) -> &'static str {
+        match self {
+            Self::SelfHosted => "Cf-Access-Token",
+            Self::OidcSaas => "Authorization: Bearer",
+        }
+    }
+
     /// The name used on the command line and in configuration.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -100,7 +115,8 @@ impl FromStr for ForwardMode {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "self-hosted" => Ok(Self::SelfHosted),
+            // An `mcp` app forwards the way a self-hosted one does.
+            "self-hosted" | "mcp" => Ok(Self::SelfHosted),
             "oidc-saas" => Ok(Self::OidcSaas),
             other => Err(ForwardError::UnknownMode(other.to_owned())),
         }
@@ -194,7 +210,7 @@ pub enum ForwardError {
     #[error("downstream URL {url} is not usable: {reason}")]
     InvalidDownstream { url: String, reason: &'static str },
     /// An unknown [`ForwardMode`] name.
-    #[error("unknown forwarding mode `{0}`; expected `self-hosted` or `oidc-saas`")]
+    #[error("unknown forwarding mode `{0}`; expected `self-hosted`, `mcp` or `oidc-saas`")]
     UnknownMode(String),
     /// The request path would leave the downstream base path (`..` segments).
     #[error("request path leaves the downstream base path")]

@@ -1,5 +1,8 @@
 //! Actual state: every Access app and reusable policy of the account, indexed for the
-//! planner, with a fingerprint of the parts a plan depends on.
+//! planner, with a fingerprint of the parts a plan depends on, and what about it is
+//! inconsistent ([`links`]).
+
+pub mod links;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,6 +18,8 @@ pub struct Inventory {
     policies: Vec<Policy>,
     app_by_uid: HashMap<String, usize>,
     policy_by_id: HashMap<String, usize>,
+    /// Links the read cannot vouch for ([`links::settle`]).
+    problems: Vec<links::UnknownLink>,
 }
 
 impl Inventory {
@@ -29,13 +34,25 @@ impl Inventory {
             }
         }
         for policy in policies {
-            if !inv.policy_by_id.contains_key(policy.id()) {
-                inv.policy_by_id
-                    .insert(policy.id().to_owned(), inv.policies.len());
-                inv.policies.push(policy);
-            }
+            inv.add_policy(policy);
         }
         inv
+    }
+
+    /// Adds a policy read by id, unless one with its id is known.
+    fn add_policy(&mut self, policy: Policy) {
+        if !self.policy_by_id.contains_key(policy.id()) {
+            self.policy_by_id
+                .insert(policy.id().to_owned(), self.policies.len());
+            self.policies.push(policy);
+        }
+    }
+
+    /// Links to policies that are neither in the reusable list nor legacy policies on
+    /// the linking app, even after reading them by id. A plan made from an inventory
+    /// with any is refused.
+    pub fn problems(&self) -> &[links::UnknownLink] {
+        &self.problems
     }
 
     /// Every app, in the order the API listed them.
@@ -108,6 +125,23 @@ impl Inventory {
     }
 }
 
+/// What kind of policy an app links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyScope {
+    /// A reusable policy the account's policy list holds.
+    Reusable,
+    /// An app-scoped legacy policy: not in the policy list, expanded on the app (its
+    /// copy says `reusable: false`, or carries its own rules without a `reusable` mark).
+    ///
+    /// NOTE (Cloudflare docs, policy management, "Legacy policies"): legacy policies
+    /// "are scoped to a specific application"; they are not served by
+    /// `/access/policies` until converted with `make_reusable`.
+    Legacy,
+    /// Neither: a link to an id the policy list did not hold and that the app does not
+    /// expand as its own policy. An inventory that has one cannot be vouched for.
+    Unknown,
+}
+
 /// A policy as attached to an app: read from the reusable policy when the account
 /// lists it (its current state), else from the copy the app carries (an app-scoped
 /// legacy policy, which the policy list does not hold).
@@ -121,8 +155,8 @@ pub struct AttachedPolicy<'a> {
     pub decision: &'a str,
     /// Its precedence on this app (its position when the API gave none).
     pub precedence: u32,
-    /// False for an app-scoped legacy policy (read from the app's copy).
-    pub reusable: bool,
+    /// Reusable, legacy (read from the app's copy), or unknown.
+    pub scope: PolicyScope,
     /// Its include rules.
     pub include: &'a [Value],
     /// Its exclude rules.
@@ -146,7 +180,7 @@ impl Inventory {
                         name: p.name(),
                         decision: p.decision(),
                         precedence: link.precedence,
-                        reusable: true,
+                        scope: PolicyScope::Reusable,
                         include: p.rules("include"),
                         exclude: p.rules("exclude"),
                         require: p.rules("require"),
@@ -158,17 +192,32 @@ impl Inventory {
                         .and_then(Value::as_array)
                         .map_or(&[][..], Vec::as_slice)
                 };
+                let scope = if crate::cloudflare::types::is_app_scoped(item) {
+                    PolicyScope::Legacy
+                } else {
+                    PolicyScope::Unknown
+                };
                 AttachedPolicy {
                     id,
                     name: field("name"),
                     decision: field("decision"),
                     precedence: link.precedence,
-                    reusable: false,
+                    scope,
                     include: rules("include"),
                     exclude: rules("exclude"),
                     require: rules("require"),
                 }
             })
+            .collect()
+    }
+}
+
+impl Inventory {
+    /// The app-scoped legacy policies `app` carries, in the order it lists them.
+    pub fn legacy_policies<'a>(&'a self, app: &'a App) -> Vec<AttachedPolicy<'a>> {
+        self.attached(app)
+            .into_iter()
+            .filter(|p| p.scope == PolicyScope::Legacy)
             .collect()
     }
 }
@@ -185,22 +234,27 @@ fn app_state(a: &App) -> Value {
     ])
 }
 
-/// The fields of a policy a plan depends on.
+/// The fields of a policy a plan depends on, its rules by meaning (so a store that
+/// reorders rules does not make a saved plan stale).
 fn policy_state(p: &Policy) -> Value {
+    use crate::cloudflare::rules::canonical;
     serde_json::json!([
         p.id(),
         p.name(),
         p.decision(),
-        p.rules("include"),
-        p.rules("exclude"),
-        p.rules("require")
+        canonical(p.rules("include")),
+        canonical(p.rules("exclude")),
+        canonical(p.rules("require"))
     ])
 }
 
-/// Reads every app and every reusable policy, both lists at once.
+/// Reads every app and every reusable policy, both lists at once, then checks that
+/// every link is to a known policy ([`links::settle`]).
 pub async fn fetch(
     client: &crate::cloudflare::Client,
 ) -> Result<Inventory, crate::cloudflare::Error> {
     let (apps, policies) = tokio::try_join!(client.list_apps(), client.list_policies())?;
-    Ok(Inventory::new(apps, policies))
+    let mut inventory = Inventory::new(apps, policies);
+    links::settle(client, &mut inventory).await?;
+    Ok(inventory)
 }

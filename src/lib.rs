@@ -9,6 +9,7 @@
 //! command layer imports `cli` or `commands` (`tests/layout.rs` checks it).
 
 pub mod apply;
+pub mod apps;
 pub mod build_info;
 pub mod check;
 pub mod cli;
@@ -18,7 +19,11 @@ pub mod config;
 pub mod controller;
 pub mod error_report;
 pub mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod github;
+pub mod grants;
+pub mod import;
 pub mod inventory;
 pub mod manifest;
 pub mod notify;
@@ -29,6 +34,7 @@ pub mod redact;
 pub mod safety;
 pub mod saved_plan;
 pub mod sim;
+pub mod token;
 
 pub use commands::{Status, run};
 
@@ -57,6 +63,10 @@ pub enum Error {
     /// `check --fail-on-undeclared` found access the manifest does not declare.
     #[error("{0}")]
     UndeclaredAccess(String),
+    /// Everything else was applied, but some app changes are blocked (legacy
+    /// policies, write-only secrets): the message names the links not made.
+    #[error("{0}")]
+    Blocked(String),
     /// Writing output failed.
     #[error("output: {0}")]
     Io(#[from] std::io::Error),

@@ -64,10 +64,18 @@ impl Report {
         if !outcome.rounds.is_empty() {
             let reports: Vec<&ApplyReport> = outcome.rounds.iter().map(|r| &r.report).collect();
             let writes: usize = reports.iter().map(|r| r.done.len()).sum();
-            let summary = format!(
-                "Applied {writes} write(s) in {} round(s). The account matches the manifest.",
-                reports.len()
-            );
+            let summary = if outcome.blocked().is_empty() {
+                format!(
+                    "Applied {writes} write(s) in {} round(s). The account matches the manifest.",
+                    reports.len()
+                )
+            } else {
+                format!(
+                    "Applied {writes} write(s) in {} round(s). Everything else matches the manifest, but {} link change(s) are blocked (see above).",
+                    reports.len(),
+                    outcome.final_plan.summary().blocked
+                )
+            };
             report.applied(&reports, summary);
         }
         report

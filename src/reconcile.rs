@@ -1,13 +1,15 @@
 //! The converge loop: read the account, diff, apply, and again, until the plan is empty
 //! or the round limit is reached.
 
+use std::fmt::Write as _;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::apply::{ApplyReport, apply};
 use crate::cloudflare::Client;
 use crate::inventory::{self, Inventory};
 use crate::manifest::{self, Manifest};
-use crate::plan::{self, Plan};
+use crate::plan::{self, BlockedAppChange, Plan, PlanOptions};
 use crate::safety::Safety;
 
 /// How a reconcile runs.
@@ -19,6 +21,8 @@ pub struct ReconcileOptions {
     pub dry_run: bool,
     /// Apply at most this many times before giving up.
     pub max_rounds: u32,
+    /// `--convert-legacy` and the other choices the planner takes.
+    pub plan: PlanOptions,
 }
 
 /// One apply and the plan it carried out.
@@ -44,9 +48,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// True when the account matched at the last read.
+    /// True when nothing mcp-access may do was left at the last read. The account
+    /// matches the manifest unless [`Self::blocked`] has something.
     pub fn converged(&self) -> bool {
         self.final_plan.is_empty()
+    }
+
+    /// The app changes left undone at the last read because they are blocked (legacy
+    /// policies, write-only secrets): they wait for a fix by hand.
+    pub fn blocked(&self) -> &[BlockedAppChange] {
+        &self.final_plan.blocked
     }
 }
 
@@ -91,6 +102,9 @@ fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -
         "the account did not converge after {rounds} round(s): still {} to create, {} to update, {} to attach, {} to detach, {} to delete",
         s.create, s.update, s.attach, s.detach, s.delete
     );
+    if s.adopt > 0 {
+        let _ = write!(msg, ", {} to adopt", s.adopt);
+    }
     if let Some(report) = report.filter(|r| !r.is_complete()) {
         msg.push_str("\nlast apply: ");
         msg.push_str(&report.to_string());
@@ -99,15 +113,31 @@ fn not_converged(rounds: &u32, remaining: &Plan, report: Option<&ApplyReport>) -
     msg
 }
 
-/// Reads the account and plans against it.
+/// Reads the account and plans against it; with `adopt` in the manifest (or from
+/// `--adopt`), hand-made grants of its servers are taken over.
 pub async fn plan_once(
     client: &Client,
     manifest: &Manifest,
     owner: &str,
 ) -> Result<(Inventory, Plan), ReconcileError> {
+    plan_once_with(client, manifest, owner, &PlanOptions::default()).await
+}
+
+/// [`plan_once`] with the planner's `options`.
+pub async fn plan_once_with(
+    client: &Client,
+    manifest: &Manifest,
+    owner: &str,
+    options: &PlanOptions,
+) -> Result<(Inventory, Plan), ReconcileError> {
     let inventory = inventory::fetch(client).await?;
     let desired = manifest::resolve(manifest, owner, &inventory)?;
-    let plan = plan::diff(&desired, &inventory);
+    // `adopt: true` in the manifest (or `--adopt`, or'ed into it) takes grants over.
+    let options = PlanOptions {
+        adopt: options.adopt || manifest.adopt,
+        ..*options
+    };
+    let plan = plan::diff_with(&desired, &inventory, &options);
     Ok((inventory, plan))
 }
 
@@ -132,7 +162,8 @@ pub async fn reconcile_with(
     safety: &Safety,
     cancel: &CancellationToken,
 ) -> Result<Outcome, ReconcileError> {
-    let (inventory, first_plan) = plan_once(client, manifest, &options.owner).await?;
+    let (inventory, first_plan) =
+        plan_once_with(client, manifest, &options.owner, &options.plan).await?;
     let first_plan = safety.filter(first_plan);
     let fingerprint = inventory.fingerprint();
     let mut outcome = Outcome {
@@ -175,7 +206,11 @@ pub async fn reconcile_with(
         if cancel.is_cancelled() {
             return Err(ReconcileError::Cancelled);
         }
-        outcome.final_plan = safety.filter(plan_once(client, manifest, &options.owner).await?.1);
+        outcome.final_plan = safety.filter(
+            plan_once_with(client, manifest, &options.owner, &options.plan)
+                .await?
+                .1,
+        );
     }
     Ok(outcome)
 }

@@ -2,6 +2,12 @@
 //! upsert-only` never removes anything; a plan that removes more than a share of the
 //! managed links, or every managed policy, is refused unless explicitly allowed.
 //!
+//! Adoption (`--adopt`) is not a removal: renaming a hand-made grant keeps every link,
+//! and the links of merged duplicates move onto the kept policy in the same app
+//! writes ([`crate::plan::Detach::moved_to`]), so they do not count toward
+//! `--max-delete-percent`. Under `upsert-only` an adoption still renames (it removes
+//! nothing) but merged duplicates are neither detached nor deleted.
+//!
 //! Why: the likeliest way to lose access at scale is not a bad edit but a missing one:
 //! a manifest path that globbed nothing, a file dropped in a refactor. Those plans look
 //! like mass removals, and that is what the checks stop.
@@ -69,6 +75,14 @@ impl Safety {
                 change.detach.clear();
             }
             plan.app_changes.retain(|c| !c.attach.is_empty());
+            for blocked in &mut plan.blocked {
+                blocked.detach.clear();
+            }
+            plan.blocked.retain(|b| !b.attach.is_empty());
+            // A conversion only serves an app change that is still made.
+            let changed: std::collections::HashSet<String> =
+                plan.app_changes.iter().map(|c| c.app.uid.clone()).collect();
+            plan.converts.retain(|c| changed.contains(&c.app.uid));
         }
         plan
     }
@@ -76,8 +90,17 @@ impl Safety {
     /// Checks `plan` against the thresholds. The error says what the plan would do,
     /// the limit, and the flag that allows it (callers prefix "Refusing to apply: ").
     pub fn check(&self, plan: &Plan) -> Result<(), String> {
+        // Not a threshold: no flag allows a plan made from a read that cannot be
+        // vouched for.
+        if let Some(refusal) = plan.refusal() {
+            return Err(refusal);
+        }
         let s = plan.summary();
-        let existing = plan.managed_links + s.detach;
+        // A detach that moves a link onto the server's managed policy in the same app
+        // write (`--adopt`, or a duplicate folded into the one kept) takes no access
+        // away: only the others count as removals.
+        let removed = plan.removals();
+        let existing = plan.managed_links + removed;
         if !self.allow_empty && plan.servers.is_empty() && (s.delete > 0 || s.detach > 0) {
             return Err(format!(
                 "the plan removes every managed policy ({} to delete, {} of {existing} managed links to detach) because the manifest names no MCP server. \
@@ -85,13 +108,12 @@ impl Safety {
                 s.delete, s.detach
             ));
         }
-        let over = s.detach * 100 > usize::from(self.max_delete_percent) * existing;
+        let over = removed * 100 > usize::from(self.max_delete_percent) * existing;
         if !self.force && existing >= MIN_LINKS_FOR_THRESHOLD && over {
             return Err(format!(
-                "the plan detaches {} of {existing} managed links ({}%), more than --max-delete-percent {} allows. \
+                "the plan detaches {removed} of {existing} managed links ({}%), more than --max-delete-percent {} allows. \
                  If that is intended, pass --force (or raise --max-delete-percent).",
-                s.detach,
-                s.detach * 100 / existing,
+                removed * 100 / existing,
                 self.max_delete_percent
             ));
         }

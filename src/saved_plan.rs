@@ -128,6 +128,14 @@ pub async fn apply_saved(
     cancel: &CancellationToken,
 ) -> Result<(Plan, ApplyReport), SavedPlanError> {
     let inventory = inventory::fetch(client).await?;
+    if !inventory.problems().is_empty() {
+        let mut now = doc.to_plan();
+        now.inventory_problems = inventory.problems().to_vec();
+        return Err(SavedPlanError::Refused {
+            message: now.refusal().unwrap_or_default(),
+            plan: Box::new(now),
+        });
+    }
     if inventory.fingerprint() != doc.inventory_fingerprint {
         return Err(SavedPlanError::Stale {
             changed: changed_objects(&doc.objects, &inventory),

@@ -72,12 +72,16 @@ impl Account {
         check(&inventory, &desired, &query)
     }
 
+    /// Reconciles with `--adopt`, so the demo's hand-made `support-mcp` grant becomes the
+    /// managed one.
     async fn reconcile(&self, text: &str) {
-        let manifest = manifest::parse_str("test.yaml", text, &|_| None).unwrap();
+        let mut manifest = manifest::parse_str("test.yaml", text, &|_| None).unwrap();
+        manifest.adopt = true;
         let options = ReconcileOptions {
             owner: manifest.owner.clone().unwrap(),
             dry_run: false,
             max_rounds: 3,
+            plan: mcp_access::plan::PlanOptions::default(),
         };
         reconcile::reconcile(&self.client, &manifest, &options, &CancellationToken::new())
             .await
@@ -134,15 +138,20 @@ async fn declared_links_are_missing_before_reconcile_and_granted_by_managed_poli
             (SUPPORT_MCP, WIKI),
             (SUPPORT_MCP, STATUS),
         ];
-        for (from, to) in declared {
+        for (from, to) in &declared[..3] {
             let p = pair(&before, from, to);
             assert_eq!(p.access, Access::NotGranted);
             assert!(p.declared && p.is_missing() && p.grants.is_empty());
         }
-        // The four declared links plus the demo's unmanaged grant, nothing else.
+        // The demo's hand-made grant (what `--adopt` takes over) lets support-mcp into
+        // the status page before any reconcile.
+        let made_by_hand = pair(&before, SUPPORT_MCP, STATUS);
+        assert_eq!(made_by_hand.access, Access::Granted);
+        assert_eq!(made_by_hand.grants[0].management, Management::Unmanaged);
+        // The four declared links plus the demo's undeclared unmanaged grant.
         assert_eq!(before.summary.pairs, 5);
-        assert_eq!(before.summary.missing, 4);
-        assert_eq!(before.summary.granted, 1);
+        assert_eq!(before.summary.missing, 3);
+        assert_eq!(before.summary.granted, 2);
         assert_eq!(before.summary.undeclared, 1);
         assert!(account.sim.writes().is_empty(), "check never writes");
 
@@ -544,7 +553,9 @@ async fn markdown_marks_missing_and_blocked_links_with_a_cross() {
         let mut out = Vec::new();
         write_report(&report, Format::Markdown, false, &mut out).unwrap();
         let md = String::from_utf8(out).unwrap();
-        assert_eq!(md.matches("--x|\"missing\"|").count(), 4, "{md}");
+        // Three of the four declared links: the demo's hand-made grant lets support-mcp
+        // into the status page already.
+        assert_eq!(md.matches("--x|\"missing\"|").count(), 3, "{md}");
         assert_eq!(md.matches("-.-x|\"blocked\"|").count(), 1, "{md}");
     })
     .await;

@@ -121,12 +121,20 @@ fn demo_runs_the_whole_story() {
         .assert()
         .success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    // The demo account's hand-made grant is adopted, not duplicated.
     assert!(
-        text.contains("Plan: 2 to create, 0 to update, 4 to attach, 0 to detach, 0 to delete."),
+        text.contains(
+            "Plan: 1 to create, 0 to update, 3 to attach, 0 to detach, 0 to delete, 1 to adopt."
+        ),
         "{text}"
     );
     assert!(
-        text.contains("No changes. The account matches the manifest."),
+        text.contains("= adopt policy \"Allow requests from MCP server\" (f1a2b3c4-0005-4000-8000-00000000a005) for server support-mcp"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("No changes. The account matches the manifest."),
         "{text}"
     );
     assert!(text.contains("Legacy CI token grant"), "{text}");

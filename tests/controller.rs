@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mcp_access::cloudflare::ApiSettings;
+use mcp_access::controller::server::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 use mcp_access::controller::{Controller, Jitter, RunOptions};
 use mcp_access::sim::{Faults, Seed, SimConfig, Simulator};
 use secrecy::SecretString;
@@ -57,6 +58,8 @@ fn options(manifest: PathBuf) -> RunOptions {
         grace_period: Duration::from_secs(5),
         backoff_base: Duration::from_millis(50),
         api_retry_deadline: Duration::from_millis(200),
+        plan: mcp_access::plan::PlanOptions::default(),
+        adopt: false,
     }
 }
 
@@ -438,8 +441,9 @@ async fn metrics_scrape_parse_and_follow_what_the_controller_does() {
                 >= 1.0
         );
         assert!((first.value("mcp_access_managed_links") - 4.0).abs() < f64::EPSILON);
-        // The demo account's `Legacy CI token grant`.
-        assert!((first.value("mcp_access_unmanaged_grants") - 1.0).abs() < f64::EPSILON);
+        // The demo account's `Legacy CI token grant`, and its hand-made grant for
+        // support-mcp (not adopted: this controller runs without --adopt).
+        assert!((first.value("mcp_access_unmanaged_grants") - 2.0).abs() < f64::EPSILON);
         assert!(first.value("mcp_access_consecutive_failures") == 0.0);
         let successes = first.value("mcp_access_reconcile_total{result=\"success\"}");
         assert!(successes >= 1.0);
@@ -634,6 +638,27 @@ mod binary {
             assert!(status.success());
         }
 
+        /// The ops server's address, from its "listening" log line.
+        pub fn ops_addr(&self) -> Option<std::net::SocketAddr> {
+            self.logs().iter().find_map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).ok()?;
+                if !v["fields"]["message"]
+                    .as_str()?
+                    .contains("ops server listening")
+                {
+                    return None;
+                }
+                v["fields"]["addr"].as_str()?.parse().ok()
+            })
+        }
+
+        /// How many file descriptors the process has open (Linux).
+        pub fn open_fds(&self) -> usize {
+            std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+                .unwrap()
+                .count()
+        }
+
         /// Waits up to `limit` for the exit.
         pub async fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
             let deadline = tokio::time::Instant::now() + limit;
@@ -778,6 +803,159 @@ async fn a_second_signal_exits_at_once() {
             .expect("the second signal exits at once");
         assert_eq!(status.code(), Some(130));
         sim.shutdown().await;
+    })
+    .await;
+}
+
+/// Connections to the ops port that send part of a request head and then nothing.
+#[cfg(unix)]
+async fn half_open(addr: SocketAddr, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut streams = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: ops\r\n")
+            .await
+            .unwrap();
+        streams.push(stream);
+    }
+    streams
+}
+
+/// Waits (up to `limit`) until the server closes `stream`.
+#[cfg(unix)]
+async fn closed_within(stream: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ops_server_caps_connections_and_drops_clients_that_never_finish_a_request() {
+    within(async {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.yaml");
+        write_manifest(&path, DEMO);
+        let process = binary::Process::run(&sim, &path, &[]);
+        eventually("the ops server is up", || async { process.ops_addr().is_some() }).await;
+        let addr = process.ops_addr().unwrap();
+        let before = process.open_fds();
+
+        // More half-open connections than the limit: the extra ones wait in the
+        // kernel's accept queue and cost the process nothing.
+        let mut streams = half_open(addr, MAX_CONNECTIONS + 100).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let during = process.open_fds();
+        assert!(
+            during <= before + MAX_CONNECTIONS + 8,
+            "{during} fds open with {} half-open connections (limit {MAX_CONNECTIONS}, {before} before)",
+            streams.len()
+        );
+
+        // Each is closed for not sending its request head in time: the first batch after
+        // the header-read timeout, the queued ones one timeout later.
+        for stream in &mut streams {
+            assert!(
+                closed_within(stream, HEADER_READ_TIMEOUT * 3).await,
+                "a half-open connection stayed open"
+            );
+        }
+        drop(streams);
+        let http = reqwest::Client::new();
+        let status = http
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+        sim.shutdown().await;
+    })
+    .await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_half_open_ops_connections_and_exits_within_the_grace_period() {
+    within(async {
+        let sim = Simulator::start(SimConfig::default(), Seed::demo())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.yaml");
+        write_manifest(&path, DEMO);
+        let mut process = binary::Process::run(&sim, &path, &["--grace-period", "2s"]);
+        eventually("the first reconcile is done", || async {
+            process
+                .logs()
+                .iter()
+                .any(|l| l.contains("reconcile finished"))
+        })
+        .await;
+        let addr = process.ops_addr().unwrap();
+        let mut streams = half_open(addr, 50).await;
+        // And idle ones that sent nothing.
+        for _ in 0..20 {
+            streams.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+
+        let signalled = std::time::Instant::now();
+        process.signal("TERM");
+        // Well under the header-read timeout: the stop, not the timeout, closes them.
+        let status = process
+            .exit_within(Duration::from_secs(4))
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "still running {:?} after SIGTERM with half-open ops connections",
+                    signalled.elapsed()
+                )
+            });
+        assert_eq!(status.code(), Some(0), "{:#?}", process.logs());
+        for stream in &mut streams {
+            assert!(closed_within(stream, Duration::from_secs(1)).await);
+        }
+        sim.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_with_adopt_takes_the_hand_made_grant_over_and_counts_it() {
+    within(async {
+        let run = Running::start(DEMO, |o| o.adopt = true).await;
+        run.wait_ready().await;
+        let hand_made = "f1a2b3c4-0005-4000-8000-00000000a005";
+        assert_eq!(
+            run.sim.policy(hand_made).unwrap()["name"],
+            "[mcp-access:platform] MCP server support-mcp"
+        );
+        let scrape = run.metrics().await;
+        assert!(
+            (scrape.value("mcp_access_changes_applied_total{action=\"adopt\"}") - 1.0).abs()
+                < f64::EPSILON
+        );
+        // One policy created (mcp-server-app), not two: support-mcp's is the adopted one.
+        assert!(
+            (scrape.value("mcp_access_changes_applied_total{action=\"create\"}") - 1.0).abs()
+                < f64::EPSILON
+        );
+        // Only the CI grant is left unmanaged.
+        assert!((scrape.value("mcp_access_unmanaged_grants") - 1.0).abs() < f64::EPSILON);
+        run.stop().await;
     })
     .await;
 }

@@ -239,6 +239,7 @@ async fn check(scenario: Scenario) -> Result<(), TestCaseError> {
         owner: OWNER.into(),
         dry_run: false,
         max_rounds: 3,
+        plan: mcp_access::plan::PlanOptions::default(),
     };
     let before = not_ours(&sim);
     let outcome = reconcile::reconcile(&client, &manifest, &options, &CancellationToken::new())

@@ -43,7 +43,7 @@ fn seed_for(page: &str) -> Seed {
     if page == "check.md" {
         // A hand-made policy on the wiki that lets `ci-bot` in for @example.com users
         // only: the "depends on the request" case of the page's example.
-        let id = "f1a2b3c4-0005-4000-8000-00000000a005";
+        let id = "f1a2b3c4-0006-4000-8000-00000000a006";
         seed.policies.push(json!({
             "id": id,
             "name": "Employees via CI",
@@ -61,6 +61,22 @@ fn seed_for(page: &str) -> Seed {
         let links = wiki["policies"].as_array_mut().unwrap();
         let precedence = links.len() + 1;
         links.push(json!({"id": id, "precedence": precedence}));
+    }
+    if page == "real-api.md" {
+        // A legacy (app-scoped) policy on the wiki: the blocked attach and
+        // `--convert-legacy` examples of the page.
+        let wiki = seed
+            .apps
+            .iter_mut()
+            .find(|a| a["name"] == "Company wiki")
+            .unwrap();
+        wiki["policies"].as_array_mut().unwrap().push(json!({
+            "id": "f1a2b3c4-0006-4000-8000-00000000a006",
+            "name": "Wiki readers (legacy)",
+            "decision": "allow",
+            "include": [{"email_domain": {"domain": "example.com"}}],
+            "precedence": 2,
+        }));
     }
     seed
 }

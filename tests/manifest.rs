@@ -292,7 +292,7 @@ fn a_field_with_no_close_match_gets_no_guess() {
     assert_eq!(
         lines(&err),
         [
-            "m.yaml:1:1: unknown field `colour` [help: expected one of `version`, `owner`, `account_id`, `servers`]"
+            "m.yaml:1:1: unknown field `colour` [help: expected one of `version`, `owner`, `account_id`, `adopt`, `servers`]"
         ]
     );
 }
@@ -576,6 +576,8 @@ fn account() -> Inventory {
         app("dup-2", "Staging", "self_hosted", "staging-b.example.com"),
         saml,
         app("ssh-1", "Bastion", "ssh", "ssh.example.com"),
+        app("mcp-1", "docs-mcp", "mcp", ""),
+        app("portal-1", "AI portal", "mcp_portal", "portal.example.com"),
     ])
 }
 
@@ -699,7 +701,40 @@ fn servers_must_be_able_to_issue_tokens() {
     let err = resolve_text("servers:\n  - app: HR portal\n  - app: Bastion\n").unwrap_err();
     let l = lines(&err);
     assert!(l[0].starts_with("m.yaml:2:10: server \"HR portal\" is a SaaS app with `saml` authentication; a SAML app cannot issue Linked App Tokens"), "{l:#?}");
-    assert!(l[1].starts_with("m.yaml:3:10: server \"Bastion\" is a `ssh` app; an MCP server must be a `self_hosted` app or a `saas` app with OIDC"), "{l:#?}");
+    assert!(l[1].starts_with("m.yaml:3:10: server \"Bastion\" is a `ssh` app; an MCP server must be a `self_hosted` app, an `mcp` app or a `saas` app with OIDC"), "{l:#?}");
+    assert!(
+        err.problems()
+            .iter()
+            .all(|p| p.kind() == ProblemKind::WrongType)
+    );
+}
+
+#[test]
+fn an_mcp_app_is_a_server_that_forwards_cf_access_token_and_a_portal_is_not() {
+    let desired =
+        resolve_text("servers:\n  - app: docs-mcp\n    downstream: [Internal API]\n").unwrap();
+    let server = &desired.servers[0];
+    assert_eq!(server.kind, ServerKind::Mcp);
+    assert_eq!(server.kind.forward_header(), "Cf-Access-Token");
+    assert_eq!(server.kind.app_type(), "mcp");
+
+    let err = resolve_text("servers:\n  - app: AI portal\n").unwrap_err();
+    assert_eq!(
+        lines(&err),
+        [
+            "m.yaml:2:10: server \"AI portal\" is an `mcp_portal` app (an MCP server portal); a portal fronts MCP servers, it is not the app whose tokens a downstream app accepts [help: name the `mcp` (or self-hosted) app of the MCP server behind the portal]"
+        ]
+    );
+}
+
+#[test]
+fn mcp_and_mcp_portal_apps_are_refused_as_downstreams_naming_the_type() {
+    let err =
+        resolve_text("servers:\n  - app: mcp-server-app\n    downstream: [docs-mcp, AI portal]\n")
+            .unwrap_err();
+    let l = lines(&err);
+    assert!(l[0].starts_with("m.yaml:3:18: downstream \"docs-mcp\" is an `mcp` app (an MCP server app); a Linked App Token policy can only be attached to `self_hosted` apps [help: an `mcp` app is an MCP server itself"), "{l:#?}");
+    assert!(l[1].starts_with("m.yaml:3:28: downstream \"AI portal\" is an `mcp_portal` app (an MCP server portal); a Linked App Token policy can only be attached to `self_hosted` apps"), "{l:#?}");
     assert!(
         err.problems()
             .iter()

@@ -77,7 +77,12 @@ async fn scrapes(minutes: usize, notify: Option<&Receiver>, before: Step<'_>) ->
             ..NotifySettings::default()
         };
     }
-    let mut controller = Controller::new(opts, api(&sim), None);
+    // The virtual minutes pass in milliseconds: the client's own pacing (1000/300s
+    // after a burst of 200) would stretch the long scenarios to a second a cycle.
+    let mut api = api(&sim);
+    api.rate = "100000/300s".parse().unwrap();
+    api.burst = 10_000;
+    let mut controller = Controller::new(opts, api, None);
     let cancel = CancellationToken::new();
     let mut out = Vec::with_capacity(minutes);
     for minute in 0..minutes {
@@ -196,18 +201,22 @@ async fn rate_limited() -> Timeline {
             sim.set_rate_limit_spent(5);
         }
         if minute >= 3 {
-            // A fresh window for every cycle, as minutes apart would give.
+            // A fresh window for every cycle, as minutes apart would give. After a 429
+            // the client sends nothing for a second and more, so only every few cycles
+            // gets one (as in a real 5-minute block), on GET apps or GET policies.
             std::thread::sleep(Duration::from_millis(250));
         }
     };
     Timeline {
         name: "rate limited",
-        scrapes: scrapes(33, None, &mut step).await,
+        scrapes: scrapes(40, None, &mut step).await,
         expect: vec![
             (2, &[]),
             (12, &["McpAccessNoRecentSuccess"]),
+            // The third 429 is seen as an increase whichever series the first two
+            // started; it comes by minute 19 or so, and 15 minutes later the alert.
             (
-                30,
+                38,
                 &[
                     "McpAccessRateLimited",
                     "McpAccessReconcileFailing",

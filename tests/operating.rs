@@ -201,6 +201,89 @@ fn observe_through_the_binary_logs_the_drift_and_writes_nothing() {
     assert!(!logs.contains(sim.token()));
 }
 
+/// The hand-made grant the demo account has for support-mcp: `--adopt` takes it over.
+const HAND_MADE: &str = "f1a2b3c4-0005-4000-8000-00000000a005";
+
+/// The demo account with a legacy (app-scoped) policy on "Company wiki", which the demo
+/// manifest gives both servers: that app's changes are blocked without
+/// `--convert-legacy`. Returns the legacy policy's id.
+fn add_legacy_on_wiki(sim: &Simulator) -> String {
+    let wiki = harness::app_id(sim, "Company wiki");
+    sim.add_legacy_policy(
+        &wiki,
+        &json!({"name": "Wiki legacy allow", "decision": "allow",
+                "include": [{"email_domain": {"domain": "example.com"}}]}),
+        5,
+    )
+    .unwrap()
+}
+
+/// `run --once` through the binary with `args`: its exit code, stderr, and the fields
+/// of its `reconcile finished` or `drift found` line (JSON logs).
+fn run_once(sim: &Simulator, manifest: &std::path::Path, args: &[&str]) -> (i32, String, Value) {
+    let output = common::cli(sim)
+        .args(["run", "--once", "--log-format", "json"])
+        .args(args)
+        .arg("-f")
+        .arg(manifest)
+        .output()
+        .unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr).into_owned();
+    let fields = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["result"] == "success")
+        .map_or(Value::Null, |l| l["fields"].clone());
+    (output.status.code().unwrap_or(-1), logs, fields)
+}
+
+#[test]
+fn observe_never_adopts_or_converts_and_reports_what_heal_mode_would() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(Simulator::start(SimConfig::default(), Seed::demo()))
+        .unwrap();
+    let legacy = add_legacy_on_wiki(&sim);
+    let hand_made = sim.policy(HAND_MADE).unwrap();
+    let manifest = common::manifest_file(DEMO);
+
+    // Asked to adopt and to convert, observe mode does neither: it only reports them.
+    let (code, logs, fields) = run_once(
+        &sim,
+        manifest.path(),
+        &["--mode", "observe", "--adopt", "--convert-legacy"],
+    );
+    assert_eq!(code, 0, "{logs}");
+    assert_eq!(sim.writes(), [], "{logs}");
+    assert_eq!(
+        fields["message"], "drift found, not repaired (observe mode)",
+        "{logs}"
+    );
+    assert_eq!(fields["pending_adopt"], 1, "{logs}");
+    assert_eq!(fields["pending_convert"], 1, "{logs}");
+    assert_eq!(fields["blocked"], 0, "{logs}");
+    assert_eq!(sim.legacy_policies().len(), 1);
+    assert_eq!(sim.policy(HAND_MADE).unwrap(), hand_made);
+
+    // Without --convert-legacy the wiki's changes are blocked. Heal mode fails on them;
+    // observe mode, which makes nothing, reports them and succeeds.
+    let (code, logs, fields) = run_once(&sim, manifest.path(), &["--mode", "observe"]);
+    assert_eq!(code, 0, "{logs}");
+    assert_eq!(sim.writes(), [], "{logs}");
+    assert_eq!(fields["blocked"], 2, "{logs}");
+    assert!(logs.contains("app change blocked"), "{logs}");
+
+    // The contrast: heal mode with the same flags adopts and converts.
+    let (code, logs, _) = run_once(&sim, manifest.path(), &["--adopt", "--convert-legacy"]);
+    assert_eq!(code, 0, "{logs}");
+    assert!(sim.legacy_policies().is_empty(), "{logs}");
+    assert_eq!(sim.policy(&legacy).unwrap()["name"], "Wiki legacy allow");
+    assert_eq!(
+        sim.policy(HAND_MADE).unwrap()["name"],
+        server_policy("support-mcp")
+    );
+}
+
 // Suspend.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,6 +557,94 @@ fn a_suspension_keeps_the_safety_rails_verdict_on_the_rest_of_the_plan() {
     assert!(all.is_empty(), "{all:#?}");
     assert_eq!(all.managed_links, 18);
     assert!(safety.check(&all).is_ok());
+}
+
+#[test]
+fn a_suspended_server_is_not_adopted_for_and_coexists_with_blocked_changes() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sim = runtime
+        .block_on(Simulator::start(SimConfig::default(), Seed::demo()))
+        .unwrap();
+    let legacy = add_legacy_on_wiki(&sim);
+    let hand_made = sim.policy(HAND_MADE).unwrap();
+    let manifest = common::manifest_file(SUSPENDED);
+
+    let output = common::cli(&sim)
+        .args(["plan", "--adopt", "-o", "json", "-f"])
+        .arg(manifest.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(plan["summary"]["suspended"], 1, "{plan:#}");
+    assert_eq!(plan["summary"]["adopt"], 0, "{plan:#}");
+    // The suspended server's hand-made grant stays as it is, and the plan says why.
+    let left = plan["not_adopted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["policy_id"] == HAND_MADE)
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert!(
+        left["reason"]
+            .as_str()
+            .unwrap()
+            .contains("support-mcp is suspended"),
+        "{left:#}"
+    );
+    // mcp-server-app's wiki link is blocked by the legacy policy; the rest is planned.
+    assert_eq!(plan["summary"]["blocked"], 1, "{plan:#}");
+    assert_eq!(plan["summary"]["create"], 1, "{plan:#}");
+    assert_eq!(plan["summary"]["attach"], 1, "{plan:#}");
+
+    // Applied: only mcp-server-app's policy and its Internal API link are written.
+    sim.clear_journal();
+    let output = common::cli(&sim)
+        .args(["reconcile", "--adopt", "-f"])
+        .arg(manifest.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "blocked links fail it: {stderr}"
+    );
+    let api = harness::app_id(&sim, "Internal API");
+    let writes = sim.writes();
+    assert_eq!(writes.len(), 2, "{writes:#?}");
+    assert!(
+        writes.iter().any(|w| w.method == "POST")
+            && writes
+                .iter()
+                .any(|w| w.method == "PUT" && w.path.ends_with(&api)),
+        "{writes:#?}"
+    );
+    assert_eq!(sim.policy(HAND_MADE).unwrap(), hand_made);
+    assert_eq!(sim.legacy_policies().len(), 1);
+
+    // Resumed, with both flags: the grant is adopted, the legacy policy converted.
+    let demo = common::manifest_file(DEMO);
+    let output = common::cli(&sim)
+        .args(["reconcile", "--adopt", "--convert-legacy", "-f"])
+        .arg(demo.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        sim.policy(HAND_MADE).unwrap()["name"],
+        server_policy("support-mcp")
+    );
+    assert!(sim.legacy_policies().is_empty());
+    assert!(sim.policy(&legacy).is_some());
 }
 
 // Notifications.

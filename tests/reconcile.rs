@@ -52,6 +52,7 @@ impl Account {
             owner: manifest.owner.clone().unwrap_or_else(|| "default".into()),
             dry_run,
             max_rounds: 3,
+            plan: mcp_access::plan::PlanOptions::default(),
         };
         reconcile::reconcile(&self.client, manifest, &options, &CancellationToken::new()).await
     }
@@ -509,8 +510,8 @@ servers:
             .into_iter()
             .filter(|e| e.method == "GET" && e.path.ends_with("/access/apps"))
             .collect();
-        // 32 apps at 4 per page: 8 pages per read, plus the empty 9th (the last page
-        // is full, and the total alone never ends a walk); two reads (plan, verify).
+        // 34 apps at 4 per page: 9 pages per read, the last one short (a short page
+        // ends a walk); two reads (plan, verify).
         assert_eq!(gets.len(), 18, "{gets:#?}");
         assert!(
             account

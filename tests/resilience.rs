@@ -96,6 +96,7 @@ async fn run(client: &Client, max_rounds: u32) -> Result<Outcome, ReconcileError
         owner: OWNER.to_owned(),
         dry_run: false,
         max_rounds,
+        plan: mcp_access::plan::PlanOptions::default(),
     };
     reconcile::reconcile(
         client,
@@ -630,7 +631,7 @@ fn sim_serve_runs_standalone_and_the_cli_reconciles_against_it() {
         }
     }));
     assert_eq!(page["result_info"]["per_page"], 2);
-    assert_eq!(page["result_info"]["total_count"], 9);
+    assert_eq!(page["result_info"]["total_count"], 11);
 
     // The CLI, configured only by what sim serve printed.
     let manifest = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();

@@ -277,12 +277,12 @@ async fn pagination_caps_per_page_and_ends_with_an_empty_page() {
             let info = &body["result_info"];
             assert_eq!(info["page"], page);
             assert_eq!(info["per_page"], 3, "the cap wins over the request");
-            assert_eq!(info["total_count"], 9);
-            assert_eq!(info["total_pages"], 3);
+            assert_eq!(info["total_count"], 11);
+            assert_eq!(info["total_pages"], 4);
             let result = body["result"].as_array().unwrap();
             assert_eq!(info["count"], result.len());
             if result.is_empty() {
-                assert_eq!(page, 4, "the page past the end is empty");
+                assert_eq!(page, 5, "the page past the end is empty");
                 break;
             }
             assert!(result.len() <= 3);
@@ -303,7 +303,7 @@ async fn pagination_caps_per_page_and_ends_with_an_empty_page() {
         // Policies: default per_page is 100.
         let (_, policies) = api.get("/access/policies").await;
         assert_eq!(policies["result_info"]["per_page"], 100);
-        assert_eq!(policies["result"].as_array().unwrap().len(), 4);
+        assert_eq!(policies["result"].as_array().unwrap().len(), 5);
 
         assert_error(&api.get("/access/apps?per_page=0").await, 400, 12130);
     })

@@ -115,12 +115,7 @@ fn edge_label(pair: &Pair) -> Option<String> {
 }
 
 fn node_label(app: &AppInfo) -> String {
-    let kind = match app.app_type.as_deref() {
-        Some("self_hosted") => "self-hosted app".to_owned(),
-        Some("saas") => "Access for SaaS app".to_owned(),
-        Some(other) => format!("{other} app"),
-        None => "not in the account".to_owned(),
-    };
+    let kind = app.kind();
     let name = if app.name.is_empty() {
         &app.uid
     } else {

@@ -73,6 +73,19 @@ impl AppInfo {
         }
     }
 
+    /// What kind of app it is, for people: `self-hosted app`, `Access for SaaS app`,
+    /// `MCP server app`, `MCP server portal`, ...
+    pub fn kind(&self) -> String {
+        match self.app_type.as_deref() {
+            Some("self_hosted") => "self-hosted app".to_owned(),
+            Some("saas") => "Access for SaaS app".to_owned(),
+            Some("mcp") => "MCP server app".to_owned(),
+            Some("mcp_portal") => "MCP server portal".to_owned(),
+            Some(other) => format!("{other} app"),
+            None => "not in the account".to_owned(),
+        }
+    }
+
     /// The name, quoted, or the uid when the app is unknown.
     pub fn label(&self) -> String {
         if self.name.is_empty() {
@@ -506,7 +519,7 @@ fn account_grants(inventory: &Inventory, owner: &str) -> BTreeMap<(String, Strin
                         policy_name: policy.name.to_owned(),
                         decision: policy.decision.to_owned(),
                         precedence: policy.precedence,
-                        reusable: policy.reusable,
+                        reusable: policy.scope == crate::inventory::PolicyScope::Reusable,
                         management: Management::of(policy.name, owner),
                         access,
                         conditions,

@@ -370,6 +370,23 @@ impl Client {
         }
     }
 
+    /// Converts an app's legacy (app-scoped) policy to a reusable one; it keeps its id,
+    /// rules and precedence on the app.
+    ///
+    /// NOTE (Cloudflare docs, policy management, "Convert a legacy policy"): "make a
+    /// `PUT` request with an empty request body" to
+    /// `/accounts/{account_id}/access/apps/{app_id}/policies/{policy_id}/make_reusable`.
+    /// The response's shape is not settled (one schema says a list of policies), so it
+    /// is not read: callers read the policy again.
+    pub async fn make_reusable(&self, app_id: &str, policy_id: &str) -> Result<(), Error> {
+        let path = self.account_path(&format!(
+            "/access/apps/{app_id}/policies/{policy_id}/make_reusable"
+        ));
+        self.send::<serde::de::IgnoredAny>(Method::PUT, &path, &[], None, Idempotence::Idempotent)
+            .await
+            .map(|_| ())
+    }
+
     /// The `per_page` to ask `endpoint` for: the one that worked last, else the
     /// configured one.
     pub(super) fn page_size(&self, endpoint: &'static str) -> u32 {
@@ -665,11 +682,12 @@ pub(super) fn endpoint_label(path: &str) -> &'static str {
         [.., "access", "apps", _] => "app",
         [.., "access", "policies"] => "policies",
         [.., "access", "policies", _] => "policy",
+        [.., "policies", _, "make_reusable"] => "make_reusable",
         _ => "other",
     }
 }
 
-fn decode_app(path: &str, value: Value) -> Result<App, Error> {
+pub(super) fn decode_app(path: &str, value: Value) -> Result<App, Error> {
     let kind = kind_of(&value);
     App::from_value(value).ok_or_else(|| Error::Decode {
         request: path.to_owned(),
@@ -677,7 +695,7 @@ fn decode_app(path: &str, value: Value) -> Result<App, Error> {
     })
 }
 
-fn decode_policy(path: &str, value: Value) -> Result<Policy, Error> {
+pub(super) fn decode_policy(path: &str, value: Value) -> Result<Policy, Error> {
     let kind = kind_of(&value);
     Policy::from_value(value).ok_or_else(|| Error::Decode {
         request: path.to_owned(),

@@ -3,9 +3,12 @@
 
 pub mod client;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod pacing;
 mod pagination;
 mod response;
+pub mod rules;
 pub mod settings;
 pub mod types;
 

@@ -21,13 +21,14 @@
 use std::collections::HashSet;
 
 use futures::StreamExt;
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::client::Client;
 use super::error::Error;
-use super::response::Idempotence;
+use super::error::Permission;
+use super::response::{self, Context, Envelope, Idempotence};
 use super::types::AppSummary;
 
 /// The `per_page` sizes tried, largest first, when the API refuses one with 400.
@@ -320,36 +321,89 @@ impl Client {
         let env = self
             .send::<Vec<T>>(Method::GET, path, &query, None, Idempotence::Idempotent)
             .await
-            .map_err(|e| match e {
-                Error::Decode { request, reason } => Error::Decode {
-                    request,
-                    reason: format!(
-                        "a list page must be a JSON array with success: true ({reason})"
-                    ),
-                },
-                e => e,
-            })?;
-        let request = || format!("GET {path}");
-        if env.success != Some(true) {
-            return Err(Error::Decode {
-                request: request(),
-                reason: format!(
-                    "page {number} lacks `success: true`; refusing to read it as a list"
-                ),
-            });
+            .map_err(not_a_list)?;
+        checked_page(path, number, env)
+    }
+}
+
+/// A page that did not parse says what a list page must be.
+fn not_a_list(e: Error) -> Error {
+    match e {
+        Error::Decode { request, reason } => Error::Decode {
+            request,
+            reason: format!("a list page must be a JSON array with success: true ({reason})"),
+        },
+        e => e,
+    }
+}
+
+/// A list page's envelope, checked: `success: true` and a `result` that is a list.
+fn checked_page<T>(path: &str, number: usize, env: Envelope<Vec<T>>) -> Result<Page<T>, Error> {
+    let request = || format!("GET {path}");
+    if env.success != Some(true) {
+        return Err(Error::Decode {
+            request: request(),
+            reason: format!("page {number} lacks `success: true`; refusing to read it as a list"),
+        });
+    }
+    let Some(items) = env.result else {
+        return Err(Error::Decode {
+            request: request(),
+            reason: format!(
+                "page {number} has `result: null` where a list belongs; refusing to read it as an empty list"
+            ),
+        });
+    };
+    Ok(Page {
+        number,
+        items,
+        info: env.result_info.unwrap_or_default(),
+    })
+}
+
+/// One read of a list from page bodies instead of the network, for the fuzz targets
+/// ([`super::fuzzing`]): each body parsed and checked as [`Client::get_page`] does, the
+/// pages taken in as a walk takes them (the page size from the first, stopping at a
+/// short or empty page), then the list's checks. The items, or the error the read ends
+/// with.
+pub(super) fn read_bodies<T: Listed>(
+    path: &str,
+    bodies: &[&[u8]],
+    max_items: usize,
+) -> Result<Vec<T>, Error> {
+    let request = format!("GET {path}");
+    let ctx = Context {
+        request: &request,
+        idempotence: Idempotence::Idempotent,
+        permission: Permission::Read,
+        account_id: "0123456789abcdef0123456789abcdef",
+    };
+    let mut walk = Walk::new(&request, max_items.max(1));
+    let mut size = None;
+    for (i, body) in bodies.iter().enumerate() {
+        let env = response::classify::<Vec<T>>(&ctx, StatusCode::OK, None, body)
+            .map_err(|attempt| not_a_list(attempt.error))?;
+        let page = checked_page(path, i + 1, env)?;
+        let len = page.items.len();
+        let size = *size.get_or_insert_with(|| {
+            page.info
+                .per_page
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n > 0)
+                .unwrap_or(len)
+                .max(1)
+        });
+        if walk.add(page, size)? == 0 && i > 0 || len < size {
+            break;
         }
-        let Some(items) = env.result else {
-            return Err(Error::Decode {
-                request: request(),
-                reason: format!(
-                    "page {number} has `result: null` where a list belongs; refusing to read it as an empty list"
-                ),
-            });
-        };
-        Ok(Page {
-            number,
-            items,
-            info: env.result_info.unwrap_or_default(),
+    }
+    let walk = walk.finish();
+    if walk.problems.is_empty() {
+        Ok(walk.items)
+    } else {
+        Err(Error::InconsistentList {
+            problems: walk.problems.join("; "),
+            request,
         })
     }
 }

@@ -11,6 +11,14 @@ use serde_json::{Map, Value};
 pub const SELF_HOSTED: &str = "self_hosted";
 /// A SaaS application; an MCP server only when its `saas_app.auth_type` is `oidc`.
 pub const SAAS: &str = "saas";
+/// An MCP server application (SDK `application_type`: `mcp`). NOTE (Managed OAuth docs,
+/// `http-apps/managed-oauth.mdx`): its origin gets the user's JWT in
+/// `Cf-Access-Jwt-Assertion` and forwards it as `Cf-Access-Token`, as a self-hosted
+/// app's origin does.
+pub const MCP: &str = "mcp";
+/// An MCP server portal (SDK `application_type`: `mcp_portal`), which fronts several
+/// MCP servers.
+pub const MCP_PORTAL: &str = "mcp_portal";
 /// The Service Auth decision a Linked App Token policy carries.
 pub const NON_IDENTITY: &str = "non_identity";
 
@@ -26,8 +34,9 @@ pub struct PolicyLink {
     pub precedence: u32,
 }
 
-/// An Access application as the API returned it.
-#[derive(Debug, Clone, PartialEq)]
+/// An Access application as the API returned it. Its `Debug` shows every field but
+/// the values of write-only secrets (see [`App::write_only_secrets`]).
+#[derive(Clone, PartialEq)]
 pub struct App {
     raw: Map<String, Value>,
     /// False for a listed summary (only the fields the planner reads): such an app
@@ -35,7 +44,70 @@ pub struct App {
     complete: bool,
 }
 
+/// The fields of `scim_config.authentication` that hold a secret.
+const SCIM_SECRETS: &[&str] = &["password", "token", "client_secret"];
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.raw.clone();
+        redact_secrets(&mut shown);
+        f.debug_struct("App")
+            .field("raw", &shown)
+            .field("complete", &self.complete)
+            .finish()
+    }
+}
+
+/// Replaces the value of every write-only secret in an app object with `(redacted)`.
+fn redact_secrets(app: &mut Map<String, Value>) {
+    let redacted = || Value::String("(redacted)".to_owned());
+    if let Some(Value::Object(saas)) = app.get_mut("saas_app")
+        && let Some(secret) = saas.get_mut("client_secret")
+    {
+        *secret = redacted();
+    }
+    if let Some(Value::Object(scim)) = app.get_mut("scim_config") {
+        let methods: Vec<&mut Value> = match scim.get_mut("authentication") {
+            Some(Value::Array(list)) => list.iter_mut().collect(),
+            Some(one @ Value::Object(_)) => vec![one],
+            _ => Vec::new(),
+        };
+        for method in methods {
+            if let Value::Object(method) = method {
+                for key in SCIM_SECRETS {
+                    if let Some(secret) = method.get_mut(*key) {
+                        *secret = redacted();
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl App {
+    /// The sections of this app's configuration that hold a write-only secret, by
+    /// field path (never their values): `scim_config.authentication` for an app with
+    /// SCIM provisioning, `saas_app.client_secret` for an OIDC SaaS app.
+    ///
+    /// NOTE (reference page, "Write-only secrets"; Terraform provider
+    /// `zero_trust_access_application/normalizations.go`): these are accepted on writes
+    /// and may not be returned by reads; whether a PUT without them clears them is not
+    /// known. Assuming the worst, any `scim_config` counts (a read may hide the whole
+    /// `authentication`), and every OIDC SaaS app has a client secret.
+    pub fn write_only_secrets(&self) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if self.raw.get("scim_config").is_some_and(Value::is_object) {
+            fields.push("scim_config.authentication");
+        }
+        let saas = self.raw.get("saas_app");
+        let oidc = self.saas_auth_type() == Some("oidc")
+            || saas.is_some_and(|s| s.get("client_secret").is_some());
+        if oidc {
+            fields.push("saas_app.client_secret");
+        }
+        fields
+    }
+
     /// Wraps an API object. Returns `None` when it is not an object with an id.
     pub fn from_value(value: Value) -> Option<Self> {
         match value {
@@ -137,6 +209,20 @@ impl App {
         self.attached_items().map(|(link, _)| link).collect()
     }
 
+    /// The ids of the policies this app's own copies mark `reusable: false`: its
+    /// legacy (app-scoped) policies, by the app's word alone.
+    ///
+    /// Only the explicit mark counts here: this is the last check before a PUT, made
+    /// without the policy list, and a copy without a mark may well be a reusable
+    /// policy. The planner decides unmarked copies with the list and a read by id
+    /// ([`crate::inventory::links`]).
+    pub fn marked_legacy_policy_ids(&self) -> Vec<&str> {
+        self.attached_items()
+            .filter(|(_, item)| item.get("reusable") == Some(&Value::Bool(false)))
+            .filter_map(|(_, item)| item.get("id").and_then(Value::as_str))
+            .collect()
+    }
+
     /// Each attached policy as received (an id or an expanded object) with its link.
     pub fn attached_items(&self) -> impl Iterator<Item = (PolicyLink, &Value)> {
         let list = match self.raw.get("policies") {
@@ -221,7 +307,16 @@ impl<'de> serde::Deserialize<'de> for AppSummary {
                         if let Some(auth) = saas.get("auth_type") {
                             kept.insert("auth_type".to_owned(), auth.clone());
                         }
+                        if saas.get("client_secret").is_some() {
+                            kept.insert("client_secret".to_owned(), Value::Null);
+                        }
                         raw.insert(key, Value::Object(kept));
+                    } else if key == "scim_config" {
+                        // Only that there is one: it may hold a write-only secret.
+                        let scim: Value = map.next_value()?;
+                        if scim.is_object() {
+                            raw.insert(key, Value::Object(Map::new()));
+                        }
                     } else if SUMMARY_FIELDS.contains(&key.as_str()) {
                         let value: Value = map.next_value()?;
                         raw.insert(key, value);
@@ -255,9 +350,16 @@ pub struct Policy {
 
 impl Policy {
     /// Wraps an API object. Returns `None` when it is not an object with an id.
+    ///
+    /// Rule lists are read without the keys that carry nothing (`null` values, see
+    /// [`super::rules::without_nulls`]), so an empty selector the API adds is never
+    /// taken for a rule.
     pub fn from_value(value: Value) -> Option<Self> {
         match value {
-            Value::Object(raw) if raw.get("id").is_some_and(Value::is_string) => Some(Self { raw }),
+            Value::Object(mut raw) if raw.get("id").is_some_and(Value::is_string) => {
+                strip_null_rules(&mut raw);
+                Some(Self { raw })
+            }
             _ => None,
         }
     }
@@ -307,6 +409,22 @@ impl Policy {
     }
 }
 
+/// True when an item of an app's `policies` is the app's own (legacy, app-scoped)
+/// policy rather than a link to a reusable one: its copy says `reusable: false`, or,
+/// without a `reusable` mark, carries its own rules.
+///
+/// NOTE: ASSUMED that an app's expanded copy of a reusable policy says
+/// `reusable: true`, as a reusable policy itself does (API schema
+/// `access_reusable_policy_resp`: `reusable` is `true`). The live tests print what the
+/// real API sends; the inventory only trusts this mark for ids the policy list lacks.
+pub fn is_app_scoped(item: &Value) -> bool {
+    match item.get("reusable") {
+        Some(Value::Bool(reusable)) => !reusable,
+        Some(_) => false,
+        None => item.get("decision").is_some() || item.get("include").is_some(),
+    }
+}
+
 /// The `app_uid`s of the `linked_app_token` rules in a rule list.
 pub fn linked_app_uids(rules: &[Value]) -> Vec<&str> {
     rules
@@ -352,7 +470,17 @@ fn slim_expanded_policies(raw: &mut Map<String, Value>) {
                     .into_iter()
                     .filter(|(k, _)| keep(k))
                     .collect();
+                strip_null_rules(policy);
             }
+        }
+    }
+}
+
+/// The rule lists of a policy object, read without null-valued keys.
+fn strip_null_rules(policy: &mut Map<String, Value>) {
+    for kind in ["include", "exclude", "require"] {
+        if let Some(Value::Array(rules)) = policy.get_mut(kind) {
+            *rules = super::rules::without_nulls(rules);
         }
     }
 }
@@ -417,6 +545,51 @@ mod tests {
         assert_eq!(app.raw()["policies"][0].get("session_duration"), None);
         let put = std::panic::catch_unwind(|| app.put_body(&[]));
         assert!(put.is_err(), "a summary must never become a PUT body");
+    }
+
+    #[test]
+    fn write_only_secrets_are_named_by_field_and_never_shown_by_debug() {
+        let app = App::from_value(json!({
+            "id": "a", "type": "self_hosted", "domain": "w.example.com",
+            "scim_config": {"enabled": true, "remote_uri": "https://scim.example.com",
+                            "authentication": {"scheme": "httpbasic", "user": "u",
+                                               "password": "hunter2-scim"}}
+        }))
+        .unwrap();
+        assert_eq!(app.write_only_secrets(), ["scim_config.authentication"]);
+        let shown = format!("{app:?}");
+        assert!(!shown.contains("hunter2-scim"), "{shown}");
+        assert!(shown.contains("(redacted)"), "{shown}");
+
+        let oidc = App::from_value(json!({
+            "id": "b", "type": "saas",
+            "saas_app": {"auth_type": "oidc", "client_secret": "oidc-secret-value"},
+            "scim_config": {"authentication": [{"scheme": "oauthbearertoken", "token": "tok-value"}]}
+        }))
+        .unwrap();
+        assert_eq!(
+            oidc.write_only_secrets(),
+            ["scim_config.authentication", "saas_app.client_secret"]
+        );
+        let shown = format!("{oidc:?}");
+        assert!(
+            !shown.contains("oidc-secret-value") && !shown.contains("tok-value"),
+            "{shown}"
+        );
+
+        // A listed summary keeps that there is a secret, not the secret.
+        let listed: AppSummary = serde_json::from_value(json!({
+            "id": "c", "type": "self_hosted", "domain": "c.example.com",
+            "scim_config": {"authentication": {"password": "p4ss"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            listed.0.write_only_secrets(),
+            ["scim_config.authentication"]
+        );
+        assert!(!format!("{:?}", listed.0.raw()).contains("p4ss"));
+        let plain = App::from_value(json!({"id": "d", "type": "self_hosted"})).unwrap();
+        assert!(plain.write_only_secrets().is_empty());
     }
 
     #[test]

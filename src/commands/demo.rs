@@ -1,5 +1,7 @@
-//! `mcp-access demo`: the whole story (plan, reconcile, plan, drift repair) against a
-//! built-in simulated account, no Cloudflare account needed.
+//! `mcp-access demo`: the whole story (a hand-made grant adopted, plan, reconcile,
+//! plan, drift repair) against a built-in simulated account, no Cloudflare account
+//! needed. It runs with `--adopt`: the demo account has a grant someone made by hand
+//! following Cloudflare's guide, and the demo takes it over instead of duplicating it.
 
 use std::io::Write;
 
@@ -33,7 +35,9 @@ pub(super) async fn run() -> Result<Status, Error> {
 
 async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Error> {
     let mut out = crate::output::stdout();
-    let manifest = manifest::parse_str("examples/demo.yaml", manifest_text, &|_| None)?;
+    let mut manifest = manifest::parse_str("examples/demo.yaml", manifest_text, &|_| None)?;
+    // `--adopt`: the demo account's hand-made grant becomes the managed policy.
+    manifest.adopt = true;
     // The client's defaults; no progress bar: the demo tells its own story on stdout.
     let client = Client::new(ClientConfig::new(
         sim.base_url(),
@@ -47,6 +51,7 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
             owner: owner.clone(),
             dry_run,
             max_rounds: 3,
+            plan: crate::plan::PlanOptions::default(),
         };
         let client = client.clone();
         let manifest = &manifest;
@@ -58,25 +63,15 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
         writeln!(out, "\n{}{title}{}\n", style.render(), style.render_reset())
     };
 
-    writeln!(
-        out,
-        "mcp-access demo: a simulated Cloudflare account at {} with {} apps and {} policies.",
-        sim.base_url(),
-        sim.apps().len(),
-        sim.policies().len()
-    )?;
-    writeln!(out, "Manifest examples/demo.yaml:\n")?;
-    for line in manifest_text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-    {
-        writeln!(out, "    {line}")?;
-    }
+    intro(&mut out, sim, manifest_text)?;
 
-    step(&mut out, "1. mcp-access plan -f examples/demo.yaml")?;
+    step(&mut out, "1. mcp-access plan --adopt -f examples/demo.yaml")?;
     print_outcome(&run(true).await?, &mut out)?;
 
-    step(&mut out, "2. mcp-access reconcile -f examples/demo.yaml")?;
+    step(
+        &mut out,
+        "2. mcp-access reconcile --adopt -f examples/demo.yaml",
+    )?;
     sim.clear_journal();
     print_outcome(&run(false).await?, &mut out)?;
     let writes = sim.writes();
@@ -87,7 +82,7 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
         sim.journal().len()
     )?;
 
-    step(&mut out, "3. mcp-access plan again: nothing to do")?;
+    step(&mut out, "3. mcp-access plan --adopt again: nothing to do")?;
     print_outcome(&run(true).await?, &mut out)?;
 
     step(
@@ -127,7 +122,38 @@ async fn demo_steps(sim: &Simulator, manifest_text: &str) -> Result<Status, Erro
         )?;
     }
     print_outcome(&run(false).await?, &mut out)?;
+
+    step(&mut out, "5. mcp-access plan --adopt: back in line")?;
+    print_outcome(&run(true).await?, &mut out)?;
     Ok(Status::Ok)
+}
+
+/// The account, the manifest, and the hand-made grant the demo adopts.
+fn intro(out: &mut dyn Write, sim: &Simulator, manifest_text: &str) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "mcp-access demo: a simulated Cloudflare account at {} with {} apps and {} policies.",
+        sim.base_url(),
+        sim.apps().len(),
+        sim.policies().len()
+    )?;
+    writeln!(out, "Manifest examples/demo.yaml:\n")?;
+    for line in manifest_text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+    {
+        writeln!(out, "    {line}")?;
+    }
+
+    writeln!(
+        out,
+        "\nThe account already has a grant made by hand, the way Cloudflare's guide shows: \
+         \"Allow requests from MCP server\" lets support-mcp into the status page. \
+         With --adopt, mcp-access takes it over (renames it into its managed name) \
+         instead of creating a second policy next to it."
+    )?;
+
+    Ok(())
 }
 
 fn managed_ids(sim: &Simulator) -> Vec<String> {

@@ -2,8 +2,10 @@
 //! per command; they use the library below and never the argument parser. Plans go to
 //! stdout (the product); logs and progress go to stderr.
 
+mod apps;
 mod check;
 mod demo;
+mod import;
 mod plans;
 mod reference;
 mod run;
@@ -34,10 +36,13 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             dry_run,
             max_rounds,
             out,
+            plan,
+            adopt,
         } => {
             let what = if *dry_run { "plan" } else { "apply" };
             let result = async {
-                let manifest = manifest::load(files)?;
+                let mut manifest = manifest::load(files)?;
+                manifest.adopt |= *adopt;
                 let permission = if *dry_run {
                     Permission::Read
                 } else {
@@ -48,9 +53,10 @@ pub async fn run(config: Config) -> Result<Status, Error> {
                     owner: manifest.owner_or(config.owner.as_deref()),
                     dry_run: *dry_run,
                     max_rounds: *max_rounds,
+                    plan: *plan,
                 };
                 if *dry_run {
-                    plans::plan(&config, &client, &manifest, &options.owner, out.as_deref()).await
+                    plans::plan(&config, &client, &manifest, &options, out.as_deref()).await
                 } else {
                     plans::reconcile(&config, &client, &manifest, &options).await
                 }
@@ -71,6 +77,10 @@ pub async fn run(config: Config) -> Result<Status, Error> {
             plans::report_failure(&config, "apply", result)
         }
         Command::Demo => demo::run().await,
+        Command::Apps { app_type, format } => {
+            apps::run(&config, app_type.as_deref(), *format).await
+        }
+        Command::Import { out } => import::run(&config, out.as_deref()).await,
         Command::Completions { shell, cli } => {
             reference::completions(cli, *shell, &mut std::io::stdout().lock()).map(|()| Status::Ok)
         }

@@ -22,10 +22,11 @@ pub(super) async fn plan(
     config: &Config,
     client: &Client,
     manifest: &Manifest,
-    owner: &str,
+    options: &ReconcileOptions,
     out: Option<&Path>,
 ) -> Result<Status, Error> {
-    let (inventory, plan) = reconcile::plan_once(client, manifest, owner).await?;
+    let (inventory, plan) =
+        reconcile::plan_once_with(client, manifest, &options.owner, &options.plan).await?;
     client.progress().finish_and_clear();
     let (plan, checked) = config.safety.guard(plan);
     let mut report = Report::new(plan, inventory.fingerprint(), manifest.digest.clone());
@@ -39,7 +40,7 @@ pub(super) async fn plan(
         doc.manifest_files = manifest_files(manifest);
         saved_plan::write(path, &doc)?;
     }
-    let status = if config.exit_code && !report.plan.is_empty() {
+    let status = if config.exit_code && report.plan.differs() {
         Status::ChangesPending
     } else {
         Status::Ok
@@ -64,8 +65,16 @@ pub(super) async fn reconcile(
         Ok(outcome) => {
             let mut report = Report::from_outcome(&outcome, manifest.digest.clone());
             report.account_id = account_id;
-            report.emit(config.output, 0, &config.redactor)?;
-            Ok(Status::Ok)
+            if outcome.blocked().is_empty() {
+                report.emit(config.output, 0, &config.redactor)?;
+                return Ok(Status::Ok);
+            }
+            // Everything else was applied; the blocked links make it a failure.
+            report.emit(config.output, 1, &config.redactor)?;
+            Err(Error::Blocked(crate::plan::blocked::not_made(
+                &outcome.final_plan.owner,
+                outcome.blocked(),
+            )))
         }
         Err(e) => {
             if let ReconcileError::Refused {
@@ -149,8 +158,15 @@ pub(super) async fn apply_saved(
                 path.display()
             );
             report.applied(&[&applied], summary);
-            report.emit(config.output, 0, &config.redactor)?;
-            Ok(Status::Ok)
+            if report.plan.blocked.is_empty() {
+                report.emit(config.output, 0, &config.redactor)?;
+                return Ok(Status::Ok);
+            }
+            report.emit(config.output, 1, &config.redactor)?;
+            Err(Error::Blocked(crate::plan::blocked::not_made(
+                &report.plan.owner,
+                &report.plan.blocked,
+            )))
         }
         Err(e) => {
             match &e {

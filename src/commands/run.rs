@@ -1,11 +1,9 @@
 //! `mcp-access run`: install the signal handlers, bind the ops server (unless
 //! `--once`), and run the [`Controller`] until a signal.
 
-use tokio::net::TcpListener;
-
 use crate::Error;
 use crate::cloudflare::ApiSettings;
-use crate::controller::{Controller, RunOptions, signals};
+use crate::controller::{Controller, RunOptions, server, signals};
 
 /// Runs the controller; returns when it stops (after one cycle with `--once`).
 pub(super) async fn run(
@@ -19,7 +17,7 @@ pub(super) async fn run(
     let listener = if options.once {
         None
     } else {
-        let listener = TcpListener::bind(options.listen).await.map_err(|e| {
+        let listener = server::bind(options.listen).map_err(|e| {
             Error::Config(format!(
                 "cannot listen on {} (--listen): {e}",
                 options.listen

@@ -114,7 +114,7 @@ impl Metrics {
         let changes_applied = Family::<ActionLabel, Counter>::default();
         registry.register(
             "changes_applied",
-            "Changes written to the account, by action (create, update, attach, detach, delete)",
+            "Changes written to the account, by action (adopt, create, update, attach, detach, delete)",
             changes_applied.clone(),
         );
         let pending_changes = Gauge::default();
@@ -262,6 +262,7 @@ impl Metrics {
     /// Counts the writes an apply made, by action.
     pub(super) fn applied(&self, report: &ApplyReport) {
         for (action, n) in [
+            ("adopt", report.count("adopt")),
             ("create", report.count("create")),
             ("update", report.count("update")),
             ("attach", report.attached),

@@ -87,9 +87,13 @@ pub struct RunOptions {
     /// Total time one API request may spend retrying before the cycle fails and the
     /// controller's backoff takes over ([`api_retry_deadline`] of the interval).
     pub api_retry_deadline: Duration,
+    /// `--adopt`: take hand-made grants over (or'ed with the manifest's `adopt`).
+    pub adopt: bool,
     /// The same safety rails as `reconcile`: a manifest emptied or cut by mistake is
     /// refused, not applied, and the refusal shows in `/readyz` and the metrics.
     pub safety: Safety,
+    /// `--convert-legacy` and the planner's other choices, as for `reconcile`.
+    pub plan: crate::plan::PlanOptions,
 }
 
 /// The default retry budget of one API request in a cycle: the interval, at most a
@@ -212,9 +216,20 @@ impl Controller {
         listener: Option<TcpListener>,
         shutdown: CancellationToken,
     ) -> Result<(), Error> {
-        let stop_server = CancellationToken::new();
-        let server = listener.map(|listener| {
-            tokio::spawn(server::serve(listener, self.state(), stop_server.clone()))
+        let (stop_server, server_stopped) = tokio::sync::oneshot::channel();
+        let server = match listener {
+            Some(listener) => Some(server::spawn(listener, self.state(), server_stopped)?),
+            None => None,
+        };
+        // When the stop was asked for: the ops server's drain must end within the grace
+        // period counted from then.
+        let grace_ends = tokio::spawn({
+            let shutdown = shutdown.clone();
+            let grace = self.options.grace_period;
+            async move {
+                shutdown.cancelled().await;
+                Instant::now() + grace
+            }
         });
         let targets: Vec<String> = self
             .options
@@ -245,7 +260,17 @@ impl Controller {
                 }
             };
             if self.options.once {
-                break tick.result.map(|_| ());
+                // Like `reconcile`: links left blocked make the one run a failure. Observe
+                // mode makes no link at all: the blocked ones are in its report.
+                let observing = self.options.mode == RunMode::Observe;
+                break tick.result.and_then(|outcome| match outcome.blocked() {
+                    [] => Ok(()),
+                    _ if observing => Ok(()),
+                    blocked => Err(Error::Blocked(crate::plan::blocked::not_made(
+                        &outcome.final_plan.owner,
+                        blocked,
+                    ))),
+                });
             }
             tokio::select! {
                 () = shutdown.cancelled() => break Ok(()),
@@ -258,7 +283,16 @@ impl Controller {
             // period: a dead receiver must not hold up a stop.
             notifier.close(NOTIFY_FLUSH.min(grace)).await;
         }
-        stop_server.cancel();
+        let drain = if grace_ends.is_finished() {
+            grace_ends.await.map_or(Duration::ZERO, |end| {
+                end.saturating_duration_since(Instant::now())
+            })
+        } else {
+            // `--once`, or a loop that ended on its own: nothing to wait for.
+            grace_ends.abort();
+            server::DRAIN
+        };
+        let _ = stop_server.send(drain);
         if let Some(server) = server {
             let _ = server.await;
         }
@@ -400,7 +434,8 @@ impl Controller {
     }
 
     async fn reconcile(&mut self, cancel: &CancellationToken) -> Result<Outcome, Error> {
-        let manifest = manifest::load(&self.options.files)?;
+        let mut manifest = manifest::load(&self.options.files)?;
+        manifest.adopt |= self.options.adopt;
         if self.digest.as_deref() != Some(manifest.digest.as_str()) {
             tracing::info!(
                 digest = %manifest.digest,
@@ -419,6 +454,7 @@ impl Controller {
             // Observe mode plans (upsert-only filtering included) and stops there.
             dry_run: self.options.mode == RunMode::Observe,
             max_rounds: 3,
+            plan: self.options.plan,
         };
         Ok(
             reconcile::reconcile_with(&client, &manifest, &options, &self.options.safety, cancel)
@@ -491,11 +527,11 @@ fn observed(mode: RunMode, outcome: &Outcome, refused: Option<&str>) -> String {
     let s = plan.summary();
     let mut detail =
         String::from("mode: observe (drift is reported, never repaired: nothing is written)\n");
-    if plan.is_empty() {
+    if !plan.differs() {
         detail.push_str("drift: none, the account matches the manifest\n");
         return detail;
     }
-    let _ = writeln!(
+    let _ = write!(
         detail,
         "drift: {} change(s) pending: {} to create, {} to update, {} to attach, {} to detach, {} to delete",
         s.total(),
@@ -505,6 +541,21 @@ fn observed(mode: RunMode, outcome: &Outcome, refused: Option<&str>) -> String {
         s.detach,
         s.delete
     );
+    // Named only when there are some, as in the plan's summary line.
+    if s.adopt > 0 {
+        let _ = write!(detail, ", {} to adopt", s.adopt);
+    }
+    if s.convert > 0 {
+        let _ = write!(detail, ", {} legacy to convert", s.convert);
+    }
+    if s.blocked > 0 {
+        let _ = write!(
+            detail,
+            "; {} link change(s) blocked (heal mode could not make them either)",
+            s.blocked
+        );
+    }
+    detail.push('\n');
     if let Some(why) = refused {
         let _ = writeln!(detail, "heal mode would refuse them: {why}");
     }
@@ -539,6 +590,9 @@ fn log_success(
                     pending_attach = drift.attach,
                     pending_detach = drift.detach,
                     pending_delete = drift.delete,
+                    pending_adopt = drift.adopt,
+                    pending_convert = drift.convert,
+                    blocked = drift.blocked,
                     refused = refused.unwrap_or(""),
                     managed_links = outcome.final_plan.managed_links,
                     unmanaged_grants = outcome.final_plan.unmanaged.len(),
@@ -546,11 +600,12 @@ fn log_success(
                 )
             };
         }
-        if drift.total() > 0 {
+        if outcome.first_plan.differs() {
             observe_event!(warn, "drift found, not repaired (observe mode)");
         } else {
             observe_event!(info, "reconcile finished");
         }
+        log_blocked(outcome);
         return;
     }
     let count = |kind: &str| -> usize { outcome.rounds.iter().map(|r| r.report.count(kind)).sum() };
@@ -563,6 +618,7 @@ fn log_success(
         drift = drift.total(),
         cause,
         rounds = outcome.rounds.len(),
+        adopted = count("adopt"),
         created = count("create"),
         updated = count("update"),
         attached,
@@ -572,6 +628,25 @@ fn log_success(
         unmanaged_grants = outcome.final_plan.unmanaged.len(),
         "reconcile finished"
     );
+    log_blocked(outcome);
+}
+
+/// One warning per app change left blocked (legacy policies, write-only secrets).
+fn log_blocked(outcome: &Outcome) {
+    for blocked in outcome.blocked() {
+        let why: Vec<String> = blocked
+            .blockers
+            .iter()
+            .map(crate::plan::Blocker::why)
+            .collect();
+        tracing::warn!(
+            app = %blocked.app.uid,
+            app_name = %blocked.app.name,
+            links = %blocked.links(&outcome.final_plan.owner).join(", "),
+            why = %why.join("; "),
+            "app change blocked: not written (run `mcp-access plan` for the fix)"
+        );
+    }
 }
 
 /// Fires `grace` after `shutdown`.
@@ -604,13 +679,7 @@ mod tests {
             message: "too many".into(),
             plan: Box::new(crate::plan::Plan {
                 owner: "platform".into(),
-                servers: Vec::new(),
-                creates: Vec::new(),
-                updates: Vec::new(),
-                app_changes: Vec::new(),
-                deletes: Vec::new(),
-                unmanaged: Vec::new(),
-                managed_links: 0,
+                ..crate::plan::Plan::default()
             }),
             fingerprint: String::new(),
         };

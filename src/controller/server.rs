@@ -1,6 +1,18 @@
 //! The ops server on `--listen`: `/healthz` (the loop is alive), `/readyz` (the last
 //! reconcile succeeded on a valid manifest; in observe mode, with the drift in the
 //! body) and `/metrics` (Prometheus text).
+//!
+//! It is served with hyper directly rather than `axum::serve`, which has no header-read
+//! timeout and no connection limit: a client that opens a connection and sends half a
+//! request would otherwise hold a file descriptor forever and keep a graceful stop
+//! waiting. Here every connection must send its request head within
+//! [`HEADER_READ_TIMEOUT`], at most [`MAX_CONNECTIONS`] are open at once (more wait in
+//! the kernel's accept queue, which is [`BACKLOG`] deep), and a stop closes idle and
+//! half-open connections at once and every other one after a short drain.
+//!
+//! The server runs on a thread of its own with a single-threaded runtime ([`spawn`]):
+//! a flood of ops requests competes with the reconcile loop for the CPU at most, never
+//! for the loop's runtime and its task queues.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -10,7 +22,11 @@ use axum::extract::State as Extract;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::{self, Metrics};
@@ -141,13 +157,133 @@ pub fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-/// Serves the ops routes on `listener` until `stop` fires.
-pub async fn serve(listener: TcpListener, state: Arc<State>, stop: CancellationToken) {
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await;
+/// How long a client has to send a request head (the request line and headers), from
+/// the moment the connection is open or idle between two requests. Probes and scrapers
+/// send theirs at once; a client slower than this is dropped.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections served at once. The ops port has a handful of legitimate clients (the
+/// kubelet's probes, one or two Prometheus scrapers); further connections wait in the
+/// kernel's accept queue until one closes, so a flood costs no file descriptors.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Connections the kernel queues for us beyond [`MAX_CONNECTIONS`] (capped by
+/// `net.core.somaxconn`). Deep enough that a burst of a few thousand connections waits
+/// instead of having SYNs dropped and retried a second later.
+pub const BACKLOG: u32 = 4096;
+
+/// Binds the ops port with a [`BACKLOG`]-deep accept queue. Needs a Tokio runtime.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std's `TcpListener::bind` does on Unix: a restarted controller can bind again
+    // while old connections linger in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// Starts [`serve`] on a thread of its own, with its own single-threaded runtime.
+/// The returned handle finishes when the server has stopped.
+pub fn spawn(
+    listener: TcpListener,
+    state: Arc<State>,
+    stop: oneshot::Receiver<Duration>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = listener.into_std()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("ops-server")
+        .build()?;
+    // A blocking-pool thread: awaitable from the loop's runtime, and the runtime waits
+    // for it at exit.
+    Ok(tokio::task::spawn_blocking(move || {
+        runtime.block_on(async move {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => serve(listener, state, stop).await,
+                Err(e) => tracing::error!(error = %e, "the ops server cannot start"),
+            }
+        });
+    }))
+}
+
+/// After a stop, how long connections with a request in flight get to finish before
+/// they are dropped (never beyond the grace period).
+pub const DRAIN: Duration = Duration::from_secs(1);
+
+/// Serves the ops routes on `listener` until `stop` delivers the time left to drain
+/// (or is dropped: no time). Then it stops accepting, closes idle connections, gives
+/// the others that long (at most [`DRAIN`]) and drops whatever is still open.
+pub async fn serve(listener: TcpListener, state: Arc<State>, stop: oneshot::Receiver<Duration>) {
+    let router = router(state);
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let closing = CancellationToken::new();
+    let mut connections = JoinSet::new();
+    let mut stop = std::pin::pin!(stop);
+    let drain = loop {
+        // Wait for a free slot before accepting, so the limit holds fds too.
+        let permit = tokio::select! {
+            drain = &mut stop => break drain.unwrap_or_default(),
+            permit = Arc::clone(&limit).acquire_owned() => permit.expect("never closed"),
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let accepted = tokio::select! {
+            drain = &mut stop => break drain.unwrap_or_default(),
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                connections.spawn(connection(stream, router.clone(), permit, closing.clone()));
+            }
+            Err(e) => {
+                // Out of fds, or a connection reset before it was accepted: do not spin.
+                tracing::warn!(error = %e, "the ops server cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    drop(listener);
+    closing.cancel();
+    let drained = tokio::time::timeout(drain.min(DRAIN), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::debug!(
+            open = connections.len(),
+            "ops server: dropping connections still open after the drain"
+        );
+        connections.shutdown().await;
+    }
+}
+
+/// Serves one connection (HTTP/1.1, keep-alive) until the client closes it, it breaks
+/// a timeout, or `closing` fires (then it ends after its request in flight, if any).
+async fn connection(
+    stream: TcpStream,
+    router: Router,
+    _permit: OwnedSemaphorePermit,
+    closing: CancellationToken,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    let mut conn = std::pin::pin!(conn);
+    let served = tokio::select! {
+        served = conn.as_mut() => served,
+        () = closing.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
     if let Err(e) = served {
-        tracing::error!(error = %e, "the ops server failed");
+        // Timeouts and clients that hang up are routine on a port anyone can reach.
+        tracing::debug!(error = %e, "ops server connection ended");
     }
 }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Number, Value as Json};
 
-use super::env::interpolate;
+use super::env::{interpolate, room};
 use super::yaml::{self, Node, Value};
 
 /// The document in `text` as JSON values. Errors name the line.
@@ -13,10 +13,17 @@ pub fn yaml_to_json(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<
         0 => format!("invalid YAML: {}", e.message),
         line => format!("line {line}: invalid YAML: {}", e.message),
     })?;
-    convert(&root, text, env)
+    // As in a manifest: expansion may grow the document to the size limit of a file.
+    let mut budget = room(text.len());
+    convert(&root, text, env, &mut budget)
 }
 
-fn convert(node: &Node, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Json, String> {
+fn convert(
+    node: &Node,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    room: &mut usize,
+) -> Result<Json, String> {
     let at = |message: String| format!("line {}: {message}", node.line);
     Ok(match &node.value {
         Value::Null => Json::Null,
@@ -27,11 +34,16 @@ fn convert(node: &Node, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Res
         Value::Float(f) => Number::from_f64(*f)
             .map(Json::Number)
             .ok_or_else(|| at(format!("{f} is not a finite number")))?,
-        Value::Str(s) => Json::String(interpolate(s, env).map_err(|e| at(e.message))?),
+        Value::Str(s) => {
+            let max_len = s.len() + *room;
+            let value = interpolate(s, env, max_len).map_err(|e| at(e.message))?;
+            *room = max_len - value.len();
+            Json::String(value)
+        }
         Value::Seq(items) => Json::Array(
             items
                 .iter()
-                .map(|item| convert(item, text, env))
+                .map(|item| convert(item, text, env, room))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Map(entries) => {
@@ -52,7 +64,7 @@ fn convert(node: &Node, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Res
                         )));
                     }
                 };
-                map.insert(name, convert(value, text, env)?);
+                map.insert(name, convert(value, text, env, room)?);
             }
             Json::Object(map)
         }

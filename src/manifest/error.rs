@@ -6,6 +6,28 @@ use miette::{Diagnostic, LabeledSpan, SourceCode};
 
 use super::location::Location;
 
+/// Problems shown by [`ManifestError`]'s output; the rest are counted. (All are in
+/// [`ManifestError::problems`].) Twenty thousand unknown names must not print
+/// megabytes.
+pub const MAX_SHOWN_PROBLEMS: usize = 50;
+
+/// Characters of a user's value quoted in a message; longer ones are cut, with their
+/// length.
+pub const MAX_QUOTED_CHARS: usize = 200;
+
+/// Source text around a problem shown as a snippet at most; a problem on a longer line
+/// is shown by file, line and column only.
+const MAX_SNIPPET_BYTES: usize = 4096;
+
+/// `text` as it can be quoted in a message: whole when short, else its first
+/// [`MAX_QUOTED_CHARS`] characters, `…` and its length.
+pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => text.into(),
+        Some((cut, _)) => format!("{}… ({} characters)", &text[..cut], text.chars().count()).into(),
+    }
+}
+
 /// What kind of problem a [`Problem`] is, for callers and tests that branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -125,6 +147,21 @@ impl Problem {
     pub fn help_text(&self) -> Option<&str> {
         self.help.as_deref()
     }
+
+    /// The location, when a snippet of it is short enough to show: the lines around
+    /// a value of a megabyte are not.
+    fn snippet_at(&self) -> Option<&Location> {
+        let at = self.at.as_ref()?;
+        let text = at.source_text();
+        let (offset, len) = at.span();
+        let (start, end) = (offset.min(text.len()), (offset + len).min(text.len()));
+        // The snippet shows the line before and the line after too.
+        let mut from = text[..start].rfind('\n').unwrap_or(0);
+        from = text[..from].rfind('\n').unwrap_or(0);
+        let mut to = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+        to = text[to..].find('\n').map_or(text.len(), |i| to + i);
+        (to - from <= MAX_SNIPPET_BYTES).then_some(at)
+    }
 }
 
 /// `path:line:col: message` (or `path: message` without a position).
@@ -152,11 +189,11 @@ impl Diagnostic for Problem {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.at.as_ref().map(|at| at.source() as &dyn SourceCode)
+        self.snippet_at().map(|at| at.source() as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let at = self.at.as_ref()?;
+        let at = self.snippet_at()?;
         let (offset, len) = at.span();
         let mut labels = vec![LabeledSpan::new_primary_with_span(
             Some(self.label.clone()),
@@ -175,16 +212,44 @@ impl Diagnostic for Problem {
 
 /// Everything wrong with a manifest, in file order. Displays as one
 /// `path:line:col: message` line per problem; with miette, each problem is rendered
-/// with its snippet, label and help.
+/// with its snippet, label and help. Either shows the first [`MAX_SHOWN_PROBLEMS`]
+/// and counts the rest.
 #[derive(Debug, Clone)]
 pub struct ManifestError {
     problems: Vec<Problem>,
+    more: Option<More>,
 }
+
+/// The line that stands for the problems not shown.
+#[derive(Debug, Clone)]
+struct More(usize);
+
+impl fmt::Display for More {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "... and {} more problem{} (fix these first)",
+            self.0,
+            if self.0 == 1 { "" } else { "s" }
+        )
+    }
+}
+
+impl std::error::Error for More {}
+impl Diagnostic for More {}
 
 impl ManifestError {
     pub(crate) fn new(problems: Vec<Problem>) -> Self {
         debug_assert!(!problems.is_empty());
-        Self { problems }
+        let hidden = problems.len().saturating_sub(MAX_SHOWN_PROBLEMS);
+        Self {
+            problems,
+            more: (hidden > 0).then_some(More(hidden)),
+        }
+    }
+
+    fn shown(&self) -> &[Problem] {
+        &self.problems[..self.problems.len().min(MAX_SHOWN_PROBLEMS)]
     }
 
     /// Every problem found.
@@ -199,8 +264,11 @@ impl fmt::Display for ManifestError {
             return write!(f, "{only}");
         }
         write!(f, "the manifest has {} problems:", self.problems.len())?;
-        for p in &self.problems {
+        for p in self.shown() {
             write!(f, "\n  {p}")?;
+        }
+        if let Some(more) = &self.more {
+            write!(f, "\n  {more}")?;
         }
         Ok(())
     }
@@ -235,7 +303,59 @@ impl Diagnostic for ManifestError {
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
         match self.problems.as_slice() {
             [_] => None,
-            many => Some(Box::new(many.iter().map(|p| p as &dyn Diagnostic))),
+            _ => Some(Box::new(
+                self.shown()
+                    .iter()
+                    .map(|p| p as &dyn Diagnostic)
+                    .chain(self.more.iter().map(|m| m as &dyn Diagnostic)),
+            )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn long_values_are_quoted_cut_with_their_length() {
+        assert_eq!(shorten("short"), "short");
+        let long = "é".repeat(MAX_QUOTED_CHARS + 1);
+        let quoted = shorten(&long);
+        assert!(quoted.starts_with(&"é".repeat(MAX_QUOTED_CHARS)));
+        assert!(quoted.ends_with("… (201 characters)"), "{quoted}");
+    }
+
+    #[test]
+    fn a_problem_on_a_huge_line_has_no_snippet_and_many_problems_are_counted() {
+        let text = format!("a: 1\nz: 0\nq: 9\nb: {}\nc: 2\n", "x".repeat(10_000));
+        let source = Arc::new(miette::NamedSource::new("m.yaml", text));
+        let small = Problem::at(
+            ProblemKind::Invalid,
+            &Location::at_offset(&source, 0, 1),
+            "m",
+        );
+        assert!(small.source_code().is_some());
+        let huge = Problem::at(
+            ProblemKind::Invalid,
+            &Location::at_offset(&source, 18, 3),
+            "m",
+        );
+        assert!(huge.source_code().is_none() && huge.labels().is_none());
+        // Nor one next to it: the snippet would show that line as context.
+        let next = Problem::at(
+            ProblemKind::Invalid,
+            &Location::at_offset(&source, 10, 1),
+            "m",
+        );
+        assert!(next.source_code().is_none());
+
+        let err = ManifestError::new(vec![small; MAX_SHOWN_PROBLEMS + 7]);
+        let shown = err.to_string();
+        assert_eq!(shown.lines().count(), 1 + MAX_SHOWN_PROBLEMS + 1, "{shown}");
+        assert!(shown.ends_with("... and 7 more problems (fix these first)"));
+        assert_eq!(err.related().unwrap().count(), MAX_SHOWN_PROBLEMS + 1);
+        assert_eq!(err.problems().len(), MAX_SHOWN_PROBLEMS + 7);
     }
 }

@@ -1,16 +1,16 @@
 //! Reading manifest files and directories, and merging them into one [`Manifest`].
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use miette::NamedSource;
 use sha2::{Digest, Sha256};
 
-use super::error::{ManifestError, Problem, ProblemKind};
+use super::error::{ManifestError, Problem, ProblemKind, shorten};
+use super::files::{expand, read};
 use super::location::{Located, SourceFile};
 use super::parse::{FileDecl, parse_file};
-use super::yaml::MAX_FILE_BYTES;
 use super::{AppRef, Manifest, ServerDecl};
 
 /// Loads manifests from files and directories (every `*.yaml`/`*.yml` directly in a
@@ -64,80 +64,6 @@ pub fn parse_str(
     assemble(&[source], vec![PathBuf::from(name)], env, Vec::new())
 }
 
-/// The files named by `paths`, directories expanded, in order.
-fn expand(paths: &[PathBuf], problems: &mut Vec<Problem>) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for path in paths {
-        let shown = path.display().to_string();
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => match std::fs::read_dir(path) {
-                Ok(entries) => {
-                    let mut found: Vec<PathBuf> = entries
-                        .filter_map(Result::ok)
-                        .map(|e| e.path())
-                        .filter(|p| is_yaml(p) && p.is_file())
-                        .collect();
-                    found.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-                    if found.is_empty() {
-                        problems.push(
-                            Problem::in_path(ProblemKind::Io, shown, "directory has no `*.yaml` or `*.yml` manifest files")
-                                .help("manifests are read from the directory itself, not its subdirectories"),
-                        );
-                    }
-                    files.extend(found);
-                }
-                Err(err) => problems.push(Problem::in_path(
-                    ProblemKind::Io,
-                    shown,
-                    format!("cannot read directory: {err}"),
-                )),
-            },
-            Ok(_) => files.push(path.clone()),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                problems.push(Problem::in_path(
-                    ProblemKind::Io,
-                    shown,
-                    "no such file or directory",
-                ));
-            }
-            Err(err) => problems.push(Problem::in_path(
-                ProblemKind::Io,
-                shown,
-                format!("cannot read: {err}"),
-            )),
-        }
-    }
-    files
-}
-
-fn is_yaml(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "yaml" || e == "yml")
-}
-
-fn read(path: &Path) -> Result<String, (ProblemKind, String)> {
-    use std::io::Read;
-    let io = |e: std::io::Error| (ProblemKind::Io, format!("cannot read: {e}"));
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    // Read one byte past the limit so an oversized file is refused without reading it all.
-    file.take(MAX_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() > MAX_FILE_BYTES {
-        return Err((
-            ProblemKind::Limit,
-            format!("file is larger than the {MAX_FILE_BYTES}-byte limit for a manifest"),
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        (
-            ProblemKind::Io,
-            format!("not UTF-8 text (invalid byte at offset {at})"),
-        )
-    })
-}
-
 /// Parses every source and merges them, collecting every problem.
 fn assemble(
     sources: &[SourceFile],
@@ -147,6 +73,7 @@ fn assemble(
 ) -> Result<Manifest, ManifestError> {
     let mut owner: Option<Located<String>> = None;
     let mut account_id: Option<Located<String>> = None;
+    let mut adopt: Option<Located<bool>> = None;
     let mut servers: Vec<ServerDecl> = Vec::new();
     let mut server_at: HashMap<AppRef, usize> = HashMap::new();
     let mut hasher = Sha256::new();
@@ -162,10 +89,12 @@ fn assemble(
         let FileDecl {
             owner: o,
             account_id: a,
+            adopt: d,
             servers: s,
         } = decl;
         agree("owner", &mut owner, o, &mut problems);
         agree("account_id", &mut account_id, a, &mut problems);
+        agree("adopt", &mut adopt, d, &mut problems);
         for server in s {
             check_downstream_duplicates(&server, &mut problems);
             if let Some(&first) = server_at.get(&server.app.value) {
@@ -196,19 +125,28 @@ fn assemble(
         owner: owner.map(|o| o.value),
         account_id: account_id.map(|a| a.value),
         servers,
+        adopt: adopt.is_some_and(|a| a.value),
         digest: format!("{:x}", hasher.finalize()),
         files,
     })
 }
 
 /// Keeps the first value of a top-level setting; a later different one is a problem.
-fn agree(
+fn agree<T: PartialEq + std::fmt::Display>(
     what: &str,
-    kept: &mut Option<Located<String>>,
-    new: Option<Located<String>>,
+    kept: &mut Option<Located<T>>,
+    new: Option<Located<T>>,
     problems: &mut Vec<Problem>,
 ) {
     let Some(new) = new else { return };
+    // Values are shortened when quoted: a hostile file's megabyte-long owner is not
+    // repeated whole in the error.
+    let (new_text, first_text) = (
+        new.value.to_string(),
+        kept.as_ref()
+            .map(|f| f.value.to_string())
+            .unwrap_or_default(),
+    );
     match kept {
         None => *kept = Some(new),
         Some(first) if first.value == new.value => {}
@@ -218,10 +156,12 @@ fn agree(
                 &new.at,
                 format!(
                     "{what} `{}` differs from {what} `{}` at {}",
-                    new.value, first.value, first.at
+                    shorten(&new_text),
+                    shorten(&first_text),
+                    first.at
                 ),
             )
-            .label(format!("{what} `{}`", new.value))
+            .label(format!("{what} `{}`", shorten(&new_text)))
             .help(format!(
                 "set {what} in one file, or to the same value everywhere"
             ))

@@ -3,24 +3,29 @@
 //! reported at once, then resolved against the account's [`Inventory`] into
 //! [`Desired`].
 //!
-//! The YAML library stays behind this module: nothing else in the crate parses YAML.
+//! The YAML library stays behind this module: nothing else in the crate parses YAML,
+//! and [`write`](mod@write) is the one place that writes a manifest.
 //!
 //! [`Inventory`]: crate::inventory::Inventory
 
 mod document;
 mod env;
 mod error;
+mod files;
 mod load;
 mod location;
 mod parse;
 mod resolve;
+mod suggest;
+pub mod write;
 mod yaml;
 
 use std::fmt;
 use std::path::PathBuf;
 
 pub use document::yaml_to_json;
-pub use error::{ManifestError, Problem, ProblemKind};
+use error::shorten;
+pub use error::{MAX_QUOTED_CHARS, MAX_SHOWN_PROBLEMS, ManifestError, Problem, ProblemKind};
 pub use load::{load, load_with_env, parse_str};
 pub use location::{Located, Location, SourceFile};
 pub use resolve::{Desired, DesiredApp, DesiredServer, ServerKind, resolve};
@@ -39,6 +44,9 @@ pub struct Manifest {
     pub account_id: Option<String>,
     /// Every server, in file order.
     pub servers: Vec<ServerDecl>,
+    /// `adopt: true`: take hand-made grants of the manifest's servers over instead of
+    /// duplicating them (the `--adopt` flag sets it too).
+    pub adopt: bool,
     /// Hex SHA-256 over the files' names and contents, in load order.
     pub digest: String,
     /// The files read, in load order.
@@ -87,10 +95,11 @@ pub enum AppRef {
 
 impl fmt::Display for AppRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Shown in error messages: a name of a megabyte is cut.
         match self {
-            AppRef::Name(name) => write!(f, "{name:?}"),
-            AppRef::Domain(domain) => write!(f, "{{ domain: {domain} }}"),
-            AppRef::Uid(uid) => write!(f, "{{ uid: {uid} }}"),
+            AppRef::Name(name) => write!(f, "{:?}", shorten(name)),
+            AppRef::Domain(domain) => write!(f, "{{ domain: {} }}", shorten(domain)),
+            AppRef::Uid(uid) => write!(f, "{{ uid: {} }}", shorten(uid)),
         }
     }
 }
@@ -99,7 +108,10 @@ impl fmt::Display for AppRef {
 /// where it tells our policies from everyone else's.
 pub fn validate_owner(owner: &str) -> Result<(), String> {
     if owner.is_empty() || owner.len() > 32 {
-        return Err(format!("owner `{owner}` must be 1 to 32 characters long"));
+        return Err(format!(
+            "owner `{}` must be 1 to 32 characters long",
+            shorten(owner)
+        ));
     }
     if let Some(bad) = owner
         .chars()

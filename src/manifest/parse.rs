@@ -1,15 +1,16 @@
 //! One manifest file's YAML tree turned into declarations, collecting every problem.
 
-use super::env::interpolate;
-use super::error::{Problem, ProblemKind};
+use super::env::{interpolate, room};
+use super::error::{Problem, ProblemKind, shorten};
 use super::location::{Located, Location, SourceFile};
+use super::suggest::suggest;
 use super::yaml::{self, Node, Value};
 use super::{AppRef, ServerDecl, Suspension, validate_owner};
 
 /// The only manifest format version.
 pub const VERSION: i128 = 1;
 
-const TOP_KEYS: &[&str] = &["version", "owner", "account_id", "servers"];
+const TOP_KEYS: &[&str] = &["version", "owner", "account_id", "adopt", "servers"];
 const SERVER_KEYS: &[&str] = &["app", "downstream", "suspend", "reason"];
 const REF_KEYS: &[&str] = &["name", "domain", "uid"];
 
@@ -18,6 +19,7 @@ const REF_KEYS: &[&str] = &["name", "domain", "uid"];
 pub struct FileDecl {
     pub owner: Option<Located<String>>,
     pub account_id: Option<Located<String>>,
+    pub adopt: Option<Located<bool>>,
     pub servers: Vec<ServerDecl>,
 }
 
@@ -31,6 +33,8 @@ pub fn parse_file(
         source,
         env,
         problems: Vec::new(),
+        room: room(source.inner().len()),
+        expansion_refused: false,
     };
     let decl = match yaml::parse(source.inner()) {
         Ok(root) => cx.file(&root),
@@ -44,7 +48,14 @@ pub fn parse_file(
                 }
                 None => Location::new(source.clone(), 1, 1, 0, 0),
             };
-            let problem = if err.over_limit {
+            let problem = if let Some(tag) = &err.unknown_tag {
+                let at = tag_location(source, &at, tag);
+                Problem::at(ProblemKind::Syntax, &at, err.message.clone())
+                    .label("unknown tag")
+                    .help(format!(
+                        "a manifest is plain YAML and `{tag}` means nothing to mcp-access (tags of CloudFormation and other tools are not expanded); remove it and write the value itself"
+                    ))
+            } else if err.over_limit {
                 Problem::at(ProblemKind::Limit, &at, format!("manifest refused: {}", err.message))
                     .label("limit exceeded here")
                     .help("manifests are plain YAML under 1 MiB, nested at most 16 levels, with few aliases")
@@ -62,6 +73,19 @@ pub fn parse_file(
         }
     };
     (decl, cx.problems)
+}
+
+/// The tag itself, when only blanks separate it from the node the parser points at
+/// (it points at the tagged value); else `at`.
+fn tag_location(source: &SourceFile, at: &Location, tag: &str) -> Location {
+    let text = source.inner();
+    let before = &text[..at.span().0.min(text.len())];
+    match before.rfind(tag) {
+        Some(i) if before[i + tag.len()..].trim().is_empty() => {
+            Location::at_offset(source, i, tag.len())
+        }
+        _ => at.clone(),
+    }
 }
 
 fn line_col_location(source: &SourceFile, line: usize, column: usize) -> Location {
@@ -83,6 +107,11 @@ struct Cx<'a> {
     source: &'a SourceFile,
     env: &'a dyn Fn(&str) -> Option<String>,
     problems: Vec<Problem>,
+    /// Bytes the file may still grow by through `${VAR}` expansion: expanded, it may
+    /// not pass the limit of a file read from disk.
+    room: usize,
+    /// An expansion passed the limit: later ones are not tried.
+    expansion_refused: bool,
 }
 
 impl Cx<'_> {
@@ -150,6 +179,7 @@ impl Cx<'_> {
                         .string(value, "account_id")
                         .filter(|a| !a.value.is_empty());
                 }
+                "adopt" => decl.adopt = self.boolean(value, "adopt"),
                 "servers" => decl.servers = self.servers(value),
                 _ => unreachable!("key() only returns known keys"),
             }
@@ -205,9 +235,10 @@ impl Cx<'_> {
             .map(|k| format!("`{k}`"))
             .collect::<Vec<_>>()
             .join(", ");
+        let shown = shorten(&name);
         let message = match suggest(&name, known.iter().copied()) {
-            Some(s) => format!("unknown field `{name}`, did you mean `{s}`?"),
-            None => format!("unknown field `{name}`"),
+            Some(s) => format!("unknown field `{shown}`, did you mean `{s}`?"),
+            None => format!("unknown field `{shown}`"),
         };
         let p = self.problem(ProblemKind::UnknownField, key, message);
         p.set_label("unknown field")
@@ -222,7 +253,7 @@ impl Cx<'_> {
             let p = self.problem(
                 ProblemKind::Invalid,
                 value,
-                format!("unsupported manifest version `{shown}`"),
+                format!("unsupported manifest version `{}`", shorten(&shown)),
             );
             p.set_help(format!("this mcp-access reads `version: {VERSION}`"));
         }
@@ -262,8 +293,16 @@ impl Cx<'_> {
             }
         };
         let at = self.loc(node);
-        match interpolate(&text, self.env) {
-            Ok(value) => Some(Located::new(value, at)),
+        if self.expansion_refused && text.contains('$') {
+            // Reported once, at the reference that passed the limit.
+            return None;
+        }
+        let max_len = text.len() + self.room;
+        match interpolate(&text, self.env, max_len) {
+            Ok(value) => {
+                self.room = max_len - value.len();
+                Some(Located::new(value, at))
+            }
             Err(err) => {
                 let reference = &text[err.start..err.start + err.len];
                 // Point at the reference itself when it appears verbatim in the source.
@@ -276,8 +315,12 @@ impl Cx<'_> {
                     Some(i) => Location::at_offset(self.source, offset + i, reference.len()),
                     None => at,
                 };
-                let mut p =
-                    Problem::at(ProblemKind::Env, &here, err.message).label("needs a value");
+                self.expansion_refused |= err.over_limit;
+                let mut p = if err.over_limit {
+                    Problem::at(ProblemKind::Limit, &here, err.message).label("too large")
+                } else {
+                    Problem::at(ProblemKind::Env, &here, err.message).label("needs a value")
+                };
                 if let Some(help) = err.help {
                     p = p.help(help);
                 }
@@ -456,46 +499,5 @@ fn scalar_text(node: &Node, source: &str) -> Option<String> {
         Value::Float(f) => Some(from_source.unwrap_or_else(|| f.to_string())),
         Value::Bool(b) => Some(from_source.unwrap_or_else(|| b.to_string())),
         Value::Null | Value::Seq(_) | Value::Map(_) => None,
-    }
-}
-
-/// The candidate closest to `word`, when one is close enough to be a likely typo.
-pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
-    let lower = word.to_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| {
-            let cl = c.to_lowercase();
-            (
-                strsim::jaro_winkler(&lower, &cl),
-                strsim::levenshtein(&lower, &cl),
-                c,
-            )
-        })
-        .filter(|(jw, lev, c)| *jw > 0.85 || (*lev <= 2 && *lev < c.chars().count()))
-        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
-        .map(|(_, _, c)| c)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions_catch_typos_and_ignore_unrelated_words() {
-        assert_eq!(
-            suggest("downstrem", SERVER_KEYS.iter().copied()),
-            Some("downstream")
-        );
-        assert_eq!(suggest("ap", SERVER_KEYS.iter().copied()), Some("app"));
-        assert_eq!(
-            suggest("acount_id", TOP_KEYS.iter().copied()),
-            Some("account_id")
-        );
-        assert_eq!(suggest("colour", TOP_KEYS.iter().copied()), None);
-        assert_eq!(
-            suggest("internal api", ["Internal API", "Wiki"]),
-            Some("Internal API")
-        );
     }
 }

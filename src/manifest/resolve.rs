@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::error::{ManifestError, Problem, ProblemKind};
+use super::error::{ManifestError, Problem, ProblemKind, shorten};
 use super::location::{Located, Location};
-use super::parse::suggest;
+use super::suggest::Suggester;
 use super::{AppRef, Manifest, ServerDecl, Suspension, validate_owner};
-use crate::cloudflare::types::{App, SAAS, SELF_HOSTED};
+use crate::cloudflare::types::{App, MCP, MCP_PORTAL, SAAS, SELF_HOSTED};
 use crate::inventory::Inventory;
 
 /// What the account should look like: each MCP server and the apps it may call.
@@ -49,14 +49,33 @@ pub enum ServerKind {
     SelfHosted,
     /// A `saas` app with OIDC: it sends its OAuth access token as a bearer token.
     OidcSaas,
+    /// An `mcp` app (an MCP server application): like a self-hosted app, its origin
+    /// copies `Cf-Access-Jwt-Assertion` into `Cf-Access-Token`.
+    Mcp,
 }
 
 impl ServerKind {
     /// The header the MCP server puts the token in on downstream requests.
     pub fn forward_header(&self) -> &'static str {
+        self.forward_mode().downstream_header_label()
+    }
+
+    /// How the server forwards the user's identity ([`crate::forward`]).
+    pub fn forward_mode(&self) -> crate::forward::ForwardMode {
         match self {
-            ServerKind::SelfHosted => "Cf-Access-Token",
-            ServerKind::OidcSaas => "Authorization: Bearer",
+            // NOTE (Managed OAuth docs): "the origin of a self-hosted app or an MCP
+            // server app forwards Cf-Access-Jwt-Assertion as Cf-Access-Token".
+            ServerKind::SelfHosted | ServerKind::Mcp => crate::forward::ForwardMode::SelfHosted,
+            ServerKind::OidcSaas => crate::forward::ForwardMode::OidcSaas,
+        }
+    }
+
+    /// The Access application `type` of such a server.
+    pub fn app_type(&self) -> &'static str {
+        match self {
+            ServerKind::SelfHosted => SELF_HOSTED,
+            ServerKind::OidcSaas => SAAS,
+            ServerKind::Mcp => MCP,
         }
     }
 }
@@ -73,7 +92,7 @@ pub fn resolve(
     if let Err(why) = validate_owner(owner) {
         problems.push(Problem::in_path(ProblemKind::Invalid, "owner", why));
     }
-    let index = Index::new(inventory);
+    let mut index = Index::new(inventory);
     let mut servers: Vec<DesiredServer> = Vec::new();
     let mut server_at: HashMap<&str, &Location> = HashMap::new();
 
@@ -89,7 +108,7 @@ pub fn resolve(
                         format!(
                             "server {} is app `{}` ({}), already declared at {first}",
                             decl.app.value,
-                            app.name(),
+                            shorten(app.name()),
                             app.uid()
                         ),
                     )
@@ -102,7 +121,7 @@ pub fn resolve(
             server_at.insert(app.uid(), &decl.app.at);
         }
 
-        let downstream = resolve_downstream(&index, decl, server, &mut problems);
+        let downstream = resolve_downstream(&mut index, decl, server, &mut problems);
         if let (Some(app), Some(kind)) = (server, kind) {
             servers.push(DesiredServer {
                 uid: app.uid().to_owned(),
@@ -126,7 +145,7 @@ pub fn resolve(
 /// The downstream apps of one server declaration, sorted by uid; problems for the
 /// ones that are missing, duplicated, the server itself or not self-hosted.
 fn resolve_downstream(
-    index: &Index<'_>,
+    index: &mut Index<'_>,
     decl: &ServerDecl,
     server: Option<&App>,
     problems: &mut Vec<Problem>,
@@ -145,7 +164,7 @@ fn resolve_downstream(
                     format!(
                         "downstream {} is app `{}` ({}), already listed at {first} under server {}",
                         d.value,
-                        target.name(),
+                        shorten(target.name()),
                         target.uid(),
                         decl.app.value
                     ),
@@ -167,6 +186,10 @@ fn resolve_downstream(
                 .label("the server itself")
                 .help("an MCP server needs no token to call itself; remove this entry"),
             );
+            continue;
+        }
+        if matches!(target.app_type(), MCP | MCP_PORTAL) {
+            problems.push(mcp_downstream(d, target));
             continue;
         }
         if target.app_type() != SELF_HOSTED {
@@ -198,10 +221,57 @@ fn resolve_downstream(
     downstream
 }
 
+/// The problem for an `mcp` or `mcp_portal` app listed as a downstream app.
+///
+/// NOTE (reference page, "The Linked App Token rule"): a policy holding the rule "is
+/// attachable only to `self_hosted` apps (400 otherwise)".
+fn mcp_downstream(d: &Located<AppRef>, target: &App) -> Problem {
+    let (what, help) = if target.app_type() == MCP {
+        (
+            "an MCP server app",
+            "an `mcp` app is an MCP server itself: declare it under `servers:` with its own downstream apps, and list only self-hosted apps here",
+        )
+    } else {
+        (
+            "an MCP server portal",
+            "a portal fronts MCP servers and does not accept Linked App Tokens; list only self-hosted apps here",
+        )
+    };
+    Problem::at(
+        ProblemKind::WrongType,
+        &d.at,
+        format!(
+            "downstream {} is an `{}` app ({what}); a Linked App Token policy can only be attached to `self_hosted` apps",
+            d.value,
+            target.app_type()
+        ),
+    )
+    .label(format!("`{}` app", target.app_type()))
+    .help(help)
+}
+
 fn server_kind(app: &App, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> Option<ServerKind> {
     match (app.app_type(), app.saas_auth_type()) {
         (SELF_HOSTED, _) => Some(ServerKind::SelfHosted),
+        (MCP, _) => Some(ServerKind::Mcp),
         (SAAS, Some("oidc")) => Some(ServerKind::OidcSaas),
+        (MCP_PORTAL, _) => {
+            // NOTE: ASSUMED. No source says a portal's tokens can be linked; the Managed
+            // OAuth docs name self-hosted and MCP server apps as the forwarding origins.
+            problems.push(
+                Problem::at(
+                    ProblemKind::WrongType,
+                    &r.at,
+                    format!(
+                        "server {} is an `mcp_portal` app (an MCP server portal); a portal fronts MCP servers, it is not the app whose tokens a downstream app accepts",
+                        r.value
+                    ),
+                )
+                .label("an MCP server portal")
+                .help("name the `mcp` (or self-hosted) app of the MCP server behind the portal"),
+            );
+            None
+        }
         (SAAS, auth) => {
             let auth = auth.unwrap_or("saml");
             problems.push(
@@ -225,7 +295,7 @@ fn server_kind(app: &App, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> O
                     ProblemKind::WrongType,
                     &r.at,
                     format!(
-                        "server {} is a `{other}` app; an MCP server must be a `self_hosted` app or a `saas` app with OIDC",
+                        "server {} is a `{other}` app; an MCP server must be a `self_hosted` app, an `mcp` app or a `saas` app with OIDC",
                         r.value
                     ),
                 )
@@ -237,11 +307,15 @@ fn server_kind(app: &App, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> O
     }
 }
 
-/// The account's apps by name and by domain.
+/// The account's apps by name and by domain, and the suggestions for references that
+/// match none.
 struct Index<'a> {
     inventory: &'a Inventory,
     by_name: HashMap<&'a str, Vec<&'a App>>,
     by_domain: HashMap<String, Vec<&'a App>>,
+    /// Sorted uids, names and domains (in that order), built on the first miss.
+    sorted: [Option<Vec<String>>; 3],
+    suggester: Suggester,
 }
 
 impl<'a> Index<'a> {
@@ -261,12 +335,41 @@ impl<'a> Index<'a> {
             inventory,
             by_name,
             by_domain,
+            sorted: [None, None, None],
+            suggester: Suggester::default(),
         }
+    }
+
+    /// The known uid, name or domain closest to what `r` says, if one is close.
+    fn guess(&mut self, r: &AppRef) -> Option<String> {
+        let (kind, typed) = match r {
+            AppRef::Uid(s) => (0, s),
+            AppRef::Name(s) => (1, s),
+            AppRef::Domain(s) => (2, s),
+        };
+        let (inventory, by_name, by_domain) = (self.inventory, &self.by_name, &self.by_domain);
+        let candidates = self.sorted[kind].get_or_insert_with(|| {
+            let mut all: Vec<String> = match kind {
+                0 => inventory
+                    .apps()
+                    .iter()
+                    .map(|a| a.uid().to_owned())
+                    .collect(),
+                1 => by_name.keys().map(|&n| n.to_owned()).collect(),
+                _ => by_domain.keys().cloned().collect(),
+            };
+            // Sorted, so equally close candidates give the same suggestion every run.
+            all.sort_unstable();
+            all
+        });
+        self.suggester
+            .suggest(typed, candidates.iter().map(String::as_str))
+            .map(str::to_owned)
     }
 
     /// The one app `r` names, or a problem (not found, with suggestions; ambiguous,
     /// with the candidates).
-    fn find(&self, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> Option<&'a App> {
+    fn find(&mut self, r: &Located<AppRef>, problems: &mut Vec<Problem>) -> Option<&'a App> {
         let found: Vec<&App> = match &r.value {
             AppRef::Uid(uid) => self.inventory.app(uid).into_iter().collect(),
             AppRef::Name(name) => self.by_name.get(name.as_str()).cloned().unwrap_or_default(),
@@ -276,24 +379,11 @@ impl<'a> Index<'a> {
                 .cloned()
                 .unwrap_or_default(),
         };
-        // Suggestions scan every app: only worth it for a reference that failed.
-        let candidates = || -> Vec<&str> {
-            match &r.value {
-                AppRef::Uid(_) => self.inventory.apps().iter().map(App::uid).collect(),
-                AppRef::Name(_) => self.by_name.keys().copied().collect(),
-                AppRef::Domain(_) => self.by_domain.keys().map(String::as_str).collect(),
-            }
-        };
         match found.as_slice() {
             [one] => Some(*one),
             [] => {
-                let typed = match &r.value {
-                    AppRef::Name(s) | AppRef::Domain(s) | AppRef::Uid(s) => s,
-                };
-                let mut candidates = candidates();
-                candidates.sort_unstable();
                 // The suggestion goes in the message so plain-text output keeps it.
-                let guess = suggest(typed, candidates).map(|s| match &r.value {
+                let guess = self.guess(&r.value).map(|s| match &r.value {
                     AppRef::Name(_) => format!(", did you mean `{s}`?"),
                     AppRef::Domain(_) => format!(", did you mean `{{ domain: {s} }}`?"),
                     AppRef::Uid(_) => format!(", did you mean `{{ uid: {s} }}`?"),

@@ -70,6 +70,9 @@ pub struct SyntaxError {
     /// The document was refused for exceeding a limit (size, depth, aliases), not for
     /// broken syntax.
     pub over_limit: bool,
+    /// The document uses an explicit tag YAML itself does not define (`!Ref`,
+    /// `!include`, `!secret`): its spelling.
+    pub unknown_tag: Option<String>,
 }
 
 /// Parses one YAML document. An empty document is `Null`.
@@ -84,6 +87,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             column: 0,
             offset: None,
             over_limit: true,
+            unknown_tag: None,
         });
     }
     let mut budget = serde_saphyr::Budget::default();
@@ -100,6 +104,9 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     options.alias_limits.max_total_replayed_events = MAX_REPLAYED_EVENTS;
     options.alias_limits.max_replay_stack_depth = MAX_DEPTH;
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    // By default an application tag is dropped and its value kept: `app: !Ref x` would
+    // read as `app: x`. A manifest that means something else than it says is an error.
+    options.reject_unsupported_tags = true;
     options.with_snippet = false;
 
     if text.trim().is_empty() {
@@ -121,7 +128,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             span: None,
         }),
         Err(err) => {
-            let (message, over_limit) = if let Some(message) = limit_message(&err) {
+            let (mut message, over_limit) = if let Some(message) = limit_message(&err) {
                 (message, true)
             } else {
                 let mut message = serde_saphyr::DefaultMessageFormatter
@@ -133,8 +140,13 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 }
                 (message, false)
             };
+            let unknown_tag = unknown_tag(&err);
+            if let Some(tag) = &unknown_tag {
+                message = format!("unknown YAML tag `{tag}`");
+            }
             let at = err.location();
             Err(SyntaxError {
+                unknown_tag,
                 message,
                 line: at.map_or(0, |l| usize::try_from(l.line()).unwrap_or(0)),
                 column: at.map_or(0, |l| usize::try_from(l.column()).unwrap_or(0)),
@@ -144,6 +156,19 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
                 over_limit,
             })
         }
+    }
+}
+
+/// The tag's spelling, when `err` is an explicit tag YAML does not define.
+fn unknown_tag(err: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::Error as E;
+    let mut err = err;
+    while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = err {
+        err = error;
+    }
+    match err {
+        E::UnsupportedTag { tag, .. } => Some(tag.clone()),
+        _ => None,
     }
 }
 
@@ -315,6 +340,27 @@ mod tests {
         let err = parse("servers:\n  - app: [unclosed\n").unwrap_err();
         assert!(err.line >= 2, "{err:?}");
         assert!(!err.message.is_empty());
+    }
+
+    #[test]
+    fn unknown_tags_are_errors_at_their_place_and_standard_ones_are_not() {
+        let err = parse("servers:\n  - app: !Ref mcp-server-app\n").unwrap_err();
+        assert_eq!(err.unknown_tag.as_deref(), Some("!Ref"), "{err:?}");
+        assert_eq!(err.line, 2, "{err:?}");
+        assert!(err.message.contains("`!Ref`"), "{err:?}");
+        for text in [
+            "a: !include other.yaml\n",
+            "a: !secret TOKEN\n",
+            "a: !<tag:example.com,2024:thing> x\n",
+            "? !Key a\n: b\n",
+            "a: !Ref [x]\n",
+        ] {
+            assert!(parse(text).unwrap_err().unknown_tag.is_some(), "{text}");
+        }
+        let ok = parse("a: !!str 123\nb: ! 5\nc: !!int 7\n").unwrap();
+        let Value::Map(e) = ok.value else { panic!() };
+        assert_eq!(e[0].1.value, Value::Str("123".into()));
+        assert_eq!(e[2].1.value, Value::Int(7));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `schema/event.schema.json`; a test keeps the two equal and checks events a real
 //! controller sends against it. Additive changes keep `format_version` 1.
 
+use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use schemars::JsonSchema;
@@ -147,8 +148,20 @@ pub struct Counts {
     pub detach: usize,
     /// Policies deleted.
     pub delete: usize,
+    /// Hand-made grants taken over (`--adopt`). Absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub adopt: usize,
+    /// Legacy policies converted to reusable ones (`--convert-legacy`). Absent when
+    /// none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub convert: usize,
     /// All of them.
     pub total: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes fields by reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A failing streak.
@@ -212,6 +225,8 @@ impl Event {
             attach: 0,
             detach: 0,
             delete: 0,
+            adopt: 0,
+            convert: 0,
             total: all.len(),
         };
         for action in &all {
@@ -221,12 +236,21 @@ impl Event {
                 Action::Attach { .. } => counts.attach += 1,
                 Action::Detach { .. } => counts.detach += 1,
                 Action::Delete { .. } => counts.delete += 1,
+                Action::Adopt { .. } => counts.adopt += 1,
+                Action::Convert { .. } => counts.convert += 1,
             }
         }
-        let tally = format!(
+        let mut tally = format!(
             "{} to create, {} to update, {} to attach, {} to detach, {} to delete",
             counts.create, counts.update, counts.attach, counts.detach, counts.delete
         );
+        // Named only when there are some, as in the plan's summary line.
+        if counts.adopt > 0 {
+            let _ = write!(tally, ", {} to adopt", counts.adopt);
+        }
+        if counts.convert > 0 {
+            let _ = write!(tally, ", {} to convert", counts.convert);
+        }
         let whose = match cause {
             Cause::Account => "the account changed",
             Cause::Manifest => "the manifest changed",

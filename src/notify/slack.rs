@@ -87,6 +87,22 @@ fn line(action: &Action) -> String {
         }
     };
     match action {
+        Action::Convert {
+            app, policy_name, ..
+        } => format!(
+            "convert legacy policy `{}` on {} to reusable",
+            escape(policy_name),
+            name(app)
+        ),
+        Action::Adopt {
+            server,
+            policy_name,
+            ..
+        } => format!(
+            "adopt `{}` as the policy of {}",
+            escape(policy_name),
+            name(server)
+        ),
         Action::Create { server, .. } => format!("create the policy of {}", name(server)),
         Action::Update { server, .. } => format!("put back the policy of {}", name(server)),
         Action::Attach { app, server, .. } => {

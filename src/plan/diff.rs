@@ -4,12 +4,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::cloudflare::types::{App, Policy, linked_app_uids};
 use crate::inventory::Inventory;
-use crate::manifest::{Desired, DesiredServer, ServerKind};
+use crate::manifest::{Desired, DesiredServer};
 
+use super::adopt::{Adoptable, adoptable};
+use super::blocked::hold_back;
 use super::ownership::owner_of;
 use super::{
-    AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, Plan, PolicyBody, PolicyRef,
-    ServerView, Suspended, UnmanagedGrant, UpdatePolicy,
+    AdoptPolicy, AppChange, AppView, Attach, CreatePolicy, DeletePolicy, Detach, OverPolicyLimit,
+    Plan, PlanOptions, PolicyBody, PolicyRef, ServerView, Suspended, UnmanagedGrant, UpdatePolicy,
 };
 
 /// Computes what must change for `inventory` to match `desired`.
@@ -18,30 +20,73 @@ use super::{
 /// concurrent runs, a copy made by hand), the oldest (by `created_at`, then id) is
 /// kept and the rest are detached and deleted. Every run, whichever process makes it,
 /// picks the same one, so concurrent reconcilers converge instead of fighting.
+/// Policies without our marker are reported, never changed: see [`diff_adopting`].
 ///
 /// A suspended server's managed policies (duplicates too) and their links are left
-/// exactly as they are: no create, update, attach, detach or delete concerns them.
-/// Their links still count in `managed_links`, so the safety rails see the same total
-/// before, during and after the suspension.
+/// exactly as they are: no create, update, attach, detach or delete concerns them, and
+/// none of its hand-made grants is adopted. Their links still count in
+/// `managed_links`, so the safety rails see the same total before, during and after
+/// the suspension.
 pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
+    diff_with(desired, inventory, &PlanOptions::default())
+}
+
+/// [`diff`] with `options`: `--adopt` ([`diff_adopting`]), `--convert-legacy`, the
+/// reusable-policy limit. App changes the account's apps do not allow (legacy
+/// policies, write-only secrets; see [`super::blocked`]) are held back as blocked, and
+/// a policy whose removal waits on a blocked app change is not deleted.
+pub fn diff_with(desired: &Desired, inventory: &Inventory, options: &PlanOptions) -> Plan {
+    if options.adopt {
+        let adoptable = adoptable(&desired.owner, desired, inventory);
+        plan(desired, inventory, &adoptable, options)
+    } else {
+        plan(desired, inventory, &Adoptable::default(), options)
+    }
+}
+
+/// [`diff`] that also takes hand-made grants over (`--adopt`): an adoptable policy
+/// (see the `adopt` module) counts as a managed policy of its server. When it is the
+/// oldest, it is renamed into the managed name ([`AdoptPolicy`]); otherwise its links
+/// move onto the one kept, in the same app PUTs, and it is deleted. Grants of manifest
+/// servers that cannot be adopted are listed in [`Plan::not_adopted`], with why.
+pub fn diff_adopting(desired: &Desired, inventory: &Inventory) -> Plan {
+    diff_with(
+        desired,
+        inventory,
+        &PlanOptions {
+            adopt: true,
+            ..PlanOptions::default()
+        },
+    )
+}
+
+fn plan(
+    desired: &Desired,
+    inventory: &Inventory,
+    adoptable: &Adoptable<'_>,
+    options: &PlanOptions,
+) -> Plan {
     let owner = desired.owner.as_str();
     let servers: HashMap<&str, &DesiredServer> = desired
         .servers
         .iter()
         .map(|s| (s.uid.as_str(), s))
         .collect();
+    let adopted = adoptable.ids();
 
-    // Our policies, oldest first, each with the server uid it serves (None: none).
+    // Our policies and the adoptable ones, oldest first, each with the server uid it
+    // serves (None: none).
     let mut managed: Vec<(&Policy, Option<&str>)> = inventory
         .policies()
         .iter()
         .filter(|p| owner_of(p.name()) == Some(owner))
         .map(|p| (p, serves(p, &servers)))
+        .chain(adoptable.policies.iter().map(|(p, s)| (*p, Some(*s))))
         .collect();
     managed.sort_by(|(a, _), (b, _)| a.age_key().cmp(&b.age_key()));
 
-    let keepers = Keepers::choose(owner, desired, &managed);
-    let doomed = doomed(&managed, &keepers, &servers, inventory);
+    let keepers = Keepers::choose(owner, desired, &managed, &adopted);
+    let doomed = doomed(&managed, &keepers, &servers, &adopted, inventory);
     let mut changes = AppChanges {
         managed_ids: managed.iter().map(|(p, _)| p.id()).collect(),
         keepers: &keepers,
@@ -50,8 +95,18 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
         inventory,
         managed_links: 0,
     };
-    let app_changes = changes.compute(desired);
+    let held = hold_back(changes.compute(desired), inventory, options.convert_legacy);
     let managed_links = changes.managed_links;
+    // A policy an app still links because that app's change is blocked stays.
+    let still_linked: HashSet<&str> = held
+        .blocked
+        .iter()
+        .flat_map(|b| b.detach.iter().map(|d| d.policy_id.as_str()))
+        .collect();
+    let doomed: Doomed<'_> = doomed
+        .into_iter()
+        .filter(|(id, _)| !still_linked.contains(id))
+        .collect();
 
     let mut deletes: Vec<DeletePolicy> = doomed
         .into_values()
@@ -68,20 +123,33 @@ pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
             .then(a.policy_id.cmp(&b.policy_id))
     });
 
+    let over_policy_limit = OverPolicyLimit::check(
+        inventory.policies().len(),
+        keepers.creates.len(),
+        held.converts.len(),
+        options.policy_limit,
+    );
     Plan {
         owner: owner.to_owned(),
         servers: desired.servers.iter().map(server_view).collect(),
+        adoptions: keepers.adoptions,
         creates: keepers.creates,
         updates: keepers.updates,
-        app_changes,
+        app_changes: held.made,
         deletes,
-        unmanaged: unmanaged_grants(owner, inventory),
+        unmanaged: unmanaged_grants(owner, inventory, &adopted),
+        not_adopted: adoptable.not_adopted.clone(),
         managed_links,
+        converts: held.converts,
+        blocked: held.blocked,
+        inventory_problems: inventory.problems().to_vec(),
+        over_policy_limit,
     }
 }
 
 /// The one managed policy each desired server keeps, and the policy writes that takes.
 struct Keepers<'a> {
+    adoptions: Vec<AdoptPolicy>,
     creates: Vec<CreatePolicy>,
     updates: Vec<UpdatePolicy>,
     /// Server uid -> the policy it keeps.
@@ -97,8 +165,10 @@ impl<'a> Keepers<'a> {
         owner: &str,
         desired: &'a Desired,
         managed: &[(&'a Policy, Option<&'a str>)],
+        adopted: &HashSet<&str>,
     ) -> Self {
         let mut keepers = Keepers {
+            adoptions: Vec::new(),
             creates: Vec::new(),
             updates: Vec::new(),
             by_server: HashMap::new(),
@@ -135,7 +205,14 @@ impl<'a> Keepers<'a> {
                 continue;
             };
             let have = PolicyBody::of(policy);
-            if have != want {
+            if adopted.contains(policy.id()) {
+                keepers.adoptions.push(AdoptPolicy {
+                    policy_id: policy.id().to_owned(),
+                    server: view.clone(),
+                    before: have,
+                    after: want,
+                });
+            } else if !have.same_meaning(&want) {
                 keepers.updates.push(UpdatePolicy {
                     policy_id: policy.id().to_owned(),
                     server: view,
@@ -163,6 +240,7 @@ fn doomed<'a>(
     managed: &[(&'a Policy, Option<&'a str>)],
     keepers: &Keepers<'_>,
     servers: &HashMap<&str, &DesiredServer>,
+    adopted: &HashSet<&str>,
     inventory: &Inventory,
 ) -> Doomed<'a> {
     let mut doomed = BTreeMap::new();
@@ -173,6 +251,9 @@ fn doomed<'a>(
         let server = serves.map(|uid| app_view(inventory, uid));
         let reason = match serves {
             Some(uid) if servers.contains_key(uid) => match keepers.by_server.get(uid) {
+                Some(PolicyRef::Existing { id }) if adopted.contains(policy.id()) => {
+                    format!("hand-made grant merged into managed policy {id}")
+                }
                 Some(PolicyRef::Existing { id }) => format!("duplicate of managed policy {id}"),
                 _ => "duplicate managed policy".to_owned(),
             },
@@ -244,30 +325,46 @@ impl<'a> AppChanges<'a, '_> {
                 self.managed_links += 1;
                 continue;
             }
-            let (name, server, reason) = match (self.doomed.get(id), self.keepers.server_of.get(id))
-            {
-                (Some((policy, server, reason)), _) => {
-                    (policy.name().to_owned(), server.clone(), reason.clone())
-                }
-                (None, Some(uid)) => {
-                    let server = self.servers[uid];
-                    (
-                        self.inventory
-                            .policy(id)
-                            .map(Policy::name)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        Some(server_app_view(server)),
-                        format!("not a downstream of {} in the manifest", server.name),
-                    )
-                }
-                (None, None) => continue,
-            };
+            let (name, server, reason, moved_to) =
+                match (self.doomed.get(id), self.keepers.server_of.get(id)) {
+                    (Some((policy, server, reason)), _) => {
+                        // The server's managed policy stays linked here when the app
+                        // wants the server: this PUT attaches it, or it is there.
+                        let moved_to = server
+                            .as_ref()
+                            .filter(|s| wants.iter().any(|w| w.uid == s.uid))
+                            .and_then(|s| match self.keepers.by_server.get(s.uid.as_str()) {
+                                Some(PolicyRef::Existing { id }) => Some(id.clone()),
+                                _ => None,
+                            });
+                        (
+                            policy.name().to_owned(),
+                            server.clone(),
+                            reason.clone(),
+                            moved_to,
+                        )
+                    }
+                    (None, Some(uid)) => {
+                        let server = self.servers[uid];
+                        (
+                            self.inventory
+                                .policy(id)
+                                .map(Policy::name)
+                                .unwrap_or_default()
+                                .to_owned(),
+                            Some(server_app_view(server)),
+                            format!("not a downstream of {} in the manifest", server.name),
+                            None,
+                        )
+                    }
+                    (None, None) => continue,
+                };
             detach.push(Detach {
                 policy_id: id.to_owned(),
                 policy_name: name,
                 server,
                 reason,
+                moved_to,
             });
         }
         (!attach.is_empty() || !detach.is_empty()).then(|| AppChange {
@@ -295,11 +392,7 @@ fn server_view(server: &DesiredServer) -> ServerView {
     ServerView {
         uid: server.uid.clone(),
         name: server.name.clone(),
-        app_type: match server.kind {
-            ServerKind::SelfHosted => "self_hosted",
-            ServerKind::OidcSaas => "saas",
-        }
-        .to_owned(),
+        app_type: server.kind.app_type().to_owned(),
         forward_header: server.kind.forward_header().to_owned(),
         suspended: server.suspended.as_ref().map(|s| Suspended {
             reason: s.reason.clone(),
@@ -332,14 +425,19 @@ fn app_view(inventory: &Inventory, uid: &str) -> AppView {
     }
 }
 
-/// Every linked-token grant attached to an app that is not ours, from the policies as
-/// each app carries them (so app-scoped legacy policies count too).
-fn unmanaged_grants(owner: &str, inventory: &Inventory) -> Vec<UnmanagedGrant> {
+/// Every linked-token grant attached to an app that is not ours (nor adopted by this
+/// plan), from the policies as each app carries them (so app-scoped legacy policies
+/// count too).
+fn unmanaged_grants(
+    owner: &str,
+    inventory: &Inventory,
+    adopted: &HashSet<&str>,
+) -> Vec<UnmanagedGrant> {
     let mut grants = Vec::new();
     for app in inventory.apps() {
         for policy in inventory.attached(app) {
             let other_owner = owner_of(policy.name);
-            if other_owner == Some(owner) {
+            if other_owner == Some(owner) || adopted.contains(policy.id) {
                 continue;
             }
             for from in linked_app_uids(policy.include) {

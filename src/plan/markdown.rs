@@ -110,14 +110,28 @@ fn head(plan: &Plan, notes: &[String]) -> String {
         "{MARKER}\n### mcp-access plan (owner `{}`)\n\n",
         cell(&plan.owner)
     );
-    if plan.is_empty() {
-        s.push_str("**No changes.** The account matches the manifest.\n\n");
+    if plan.differs() {
+        let _ = writeln!(s, "**{}.**\n", plan.summary().sentence());
     } else {
-        let c = plan.summary();
+        s.push_str("**No changes.** The account matches the manifest.\n\n");
+    }
+    if !plan.inventory_problems.is_empty() {
+        let listed: Vec<String> = plan
+            .inventory_problems
+            .iter()
+            .map(|p| format!("> - {}", cell(&p.to_string())))
+            .collect();
         let _ = writeln!(
             s,
-            "**Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.**\n",
-            c.create, c.update, c.attach, c.detach, c.delete
+            "> [!CAUTION]\n> The account's inventory is inconsistent; apply refuses this plan and writes nothing:\n{}\n",
+            listed.join("\n")
+        );
+    }
+    if !plan.blocked.is_empty() {
+        let _ = writeln!(
+            s,
+            "> [!WARNING]\n> {} app change(s) are blocked and will not be made; see \"Blocked app changes\" below.\n",
+            plan.blocked.len()
         );
     }
     for note in notes {
@@ -157,6 +171,26 @@ fn sections(plan: &Plan) -> Vec<Section> {
             unit: "table rows",
         },
         Section {
+            header: "#### Blocked app changes\n\nNot made: mcp-access never writes an app that a whole-app update could damage. Fix them, then run again.\n\n| App | Not made | Why | Fix |\n| --- | --- | --- | --- |\n".to_owned(),
+            chunks: plan
+                .blocked
+                .iter()
+                .map(|b| {
+                    let why: Vec<String> = b.blockers.iter().map(|x| cell(&x.why())).collect();
+                    let fix: Vec<String> = b.blockers.iter().map(|x| cell(&x.fix(&b.app))).collect();
+                    format!(
+                        "| {} | {} | {} | {} |\n",
+                        app(&b.app),
+                        cell(&b.links(&plan.owner).join(", ")),
+                        why.join("<br>"),
+                        fix.join("<br>")
+                    )
+                })
+                .collect(),
+            footer: "\n".to_owned(),
+            unit: "blocked app changes",
+        },
+        Section {
             header: String::new(),
             chunks: actions.iter().filter_map(details).collect(),
             footer: String::new(),
@@ -191,11 +225,57 @@ fn sections(plan: &Plan) -> Vec<Section> {
             footer: "\n".to_owned(),
             unit: "unmanaged grants",
         },
+        Section {
+            header: "#### Not adopted\n\nHand-made grants of manifest servers that `--adopt` leaves alone; fix them by hand to adopt them.\n\n| Policy | Servers | Why |\n| --- | --- | --- |\n".to_owned(),
+            chunks: plan
+                .not_adopted
+                .iter()
+                .map(|n| {
+                    let servers: Vec<String> = n.servers.iter().map(app).collect();
+                    format!(
+                        "| {} (`{}`) | {} | {} |\n",
+                        cell(&n.policy_name),
+                        cell(&n.policy_id),
+                        servers.join(", "),
+                        cell(&n.reason)
+                    )
+                })
+                .collect(),
+            footer: "\n".to_owned(),
+            unit: "policies not adopted",
+        },
     ]
 }
 
 fn row(action: &Action) -> String {
     let (server, downstream, what) = match action {
+        Action::Convert {
+            app: on,
+            policy_name,
+            ..
+        } => (
+            "—".to_owned(),
+            app(on),
+            format!(
+                "🔁 convert legacy policy {} to reusable (same id, rules and precedence; stays unmanaged)",
+                cell(policy_name)
+            ),
+        ),
+        Action::Adopt {
+            server,
+            policy_id,
+            policy_name,
+            ..
+        } => (
+            app(server),
+            "—".to_owned(),
+            format!(
+                "= adopt policy \"{}\" ({}) for server {}",
+                cell(policy_name),
+                cell(policy_id),
+                cell(&server.name)
+            ),
+        ),
         Action::Create { server, .. } => {
             (app(server), "—".to_owned(), "➕ create policy".to_owned())
         }
@@ -254,6 +334,20 @@ fn details(action: &Action) -> Option<String> {
             format!("Update policy {} ({})", html(policy_name), html(policy_id)),
             body_diff(&before.to_json(), &after.to_json()),
         ),
+        Action::Adopt {
+            policy_id,
+            policy_name,
+            before,
+            after,
+            ..
+        } => (
+            format!(
+                "Adopt policy {} ({}): only its name changes",
+                html(policy_name),
+                html(policy_id)
+            ),
+            body_diff(&before.to_json(), &after.to_json()),
+        ),
         _ => return None,
     };
     // A fence longer than any backtick run inside can never be closed early.
@@ -301,7 +395,17 @@ fn flowchart(plan: &Plan) -> Option<String> {
             true,
         );
         for d in &server.downstream {
-            edges.push(format!("  n{from} --> n{}", node(d, false)));
+            let blocked = plan
+                .blocked
+                .iter()
+                .any(|b| b.app.uid == d.uid && b.attach.iter().any(|a| a.server.uid == server.uid));
+            let to = node(d, false);
+            if blocked {
+                // Not made: an app change that is blocked does not result in access.
+                edges.push(format!("  n{from} -.->|\"blocked\"| n{to}"));
+            } else {
+                edges.push(format!("  n{from} --> n{to}"));
+            }
         }
     }
     for g in &plan.unmanaged {

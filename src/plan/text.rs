@@ -1,14 +1,15 @@
 //! The text plan for people: one line per action with a symbol (`+` create, `~` update,
-//! `-` delete, `>` attach, `<` detach), grouped by server, a diff for a changed policy,
-//! suspended servers (`=`) and unmanaged grants in sections of their own, and a
-//! summary line.
+//! `-` delete, `>` attach, `<` detach, `*` convert a legacy policy, `!` blocked),
+//! grouped by server, a diff for a changed policy, suspended servers (`=`), blocked app
+//! changes with their fix and unmanaged grants in sections of their own, and a summary
+//! line.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 
-use super::{AppView, Plan, UpdatePolicy};
+use super::{AdoptPolicy, AppView, Plan, UpdatePolicy};
 
 /// Styles used by the text renderer; [`Palette::plain`] writes no escape codes.
 #[derive(Debug, Clone, Copy)]
@@ -48,19 +49,97 @@ impl Palette {
 pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<()> {
     let p = palette;
     let (groups, lines) = action_lines(plan, p);
+    write_converts(plan, p, out)?;
     write_groups(plan, p, &groups, &lines, out)?;
     write_suspended(plan, p, out)?;
+    write_blocked(plan, p, out)?;
+    write_inventory_problems(plan, p, out)?;
     write_unmanaged(plan, p, out)?;
-    if plan.is_empty() {
-        writeln!(out, "No changes. The account matches the manifest.")
+    write_not_adopted(plan, p, out)?;
+    if plan.differs() {
+        writeln!(out, "{}.", plan.summary().sentence())
     } else {
-        let s = plan.summary();
+        writeln!(out, "No changes. The account matches the manifest.")
+    }
+}
+
+/// The legacy policies converted before the app changes, under their own heading.
+fn write_converts(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
+    if plan.converts.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}Legacy policies converted to reusable first (same id, rules and precedence; they stay unmanaged){}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for c in &plan.converts {
         writeln!(
             out,
-            "Plan: {} to create, {} to update, {} to attach, {} to detach, {} to delete.",
-            s.create, s.update, s.attach, s.detach, s.delete
-        )
+            "  {}* convert legacy policy {:?} on {} to reusable{} {}({}, precedence {}){}",
+            p.update.render(),
+            c.policy.policy_name,
+            describe(&c.app),
+            p.update.render_reset(),
+            p.dim.render(),
+            c.policy.policy_id,
+            c.policy.precedence,
+            p.dim.render_reset()
+        )?;
     }
+    writeln!(out)
+}
+
+/// Links the read cannot vouch for; apply refuses the plan while there is one.
+fn write_inventory_problems(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
+    if plan.inventory_problems.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}Inconsistent inventory (apply refuses this plan; nothing is written){}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for problem in &plan.inventory_problems {
+        writeln!(
+            out,
+            "  {}? {problem}{}",
+            p.delete.render(),
+            p.delete.render_reset()
+        )?;
+    }
+    writeln!(out)
+}
+
+/// The app changes that are not made: the links, why, and the fix.
+fn write_blocked(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
+    if plan.blocked.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}Blocked app changes (not made; mcp-access never writes an app a whole-app update could damage){}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for b in &plan.blocked {
+        writeln!(
+            out,
+            "  {}! {} ({}): {}{}",
+            p.delete.render(),
+            describe(&b.app),
+            b.app.uid,
+            b.links(&plan.owner).join(", "),
+            p.delete.render_reset()
+        )?;
+        for blocker in &b.blockers {
+            writeln!(out, "      why: {}", blocker.why())?;
+            writeln!(out, "      fix: {}", blocker.fix(&b.app))?;
+        }
+    }
+    writeln!(out)
 }
 
 /// The server (if any) each group of lines is about.
@@ -96,6 +175,10 @@ fn action_lines(plan: &Plan, p: Palette) -> (Groups, Vec<(usize, String)>) {
     };
 
     let mut lines: Vec<(usize, String)> = Vec::new();
+    for a in &plan.adoptions {
+        let g = group_of(Some(&a.server));
+        lines.push((g, adopt_line(a, p)));
+    }
     for c in &plan.creates {
         let g = group_of(Some(&c.server));
         lines.push((
@@ -142,6 +225,7 @@ fn action_lines(plan: &Plan, p: Palette) -> (Groups, Vec<(usize, String)>) {
             ));
         }
     }
+    blocked_lines(plan, p, &mut group_of, &mut lines);
     for d in &plan.deletes {
         let g = group_of(d.server.as_ref());
         lines.push((
@@ -160,6 +244,42 @@ fn action_lines(plan: &Plan, p: Palette) -> (Groups, Vec<(usize, String)>) {
     }
 
     (groups, lines)
+}
+
+/// A `!` line for each blocked link, in the group of its server.
+fn blocked_lines(
+    plan: &Plan,
+    p: Palette,
+    group_of: &mut dyn FnMut(Option<&AppView>) -> usize,
+    lines: &mut Vec<(usize, String)>,
+) {
+    for b in &plan.blocked {
+        for a in &b.attach {
+            let g = group_of(Some(&a.server));
+            lines.push((
+                g,
+                format!(
+                    "  {}! attach to {} BLOCKED (see below){}",
+                    p.delete.render(),
+                    describe(&b.app),
+                    p.delete.render_reset()
+                ),
+            ));
+        }
+        for d in &b.detach {
+            let g = group_of(d.server.as_ref());
+            lines.push((
+                g,
+                format!(
+                    "  {}! detach {:?} from {} BLOCKED (see below){}",
+                    p.delete.render(),
+                    d.policy_name,
+                    describe(&b.app),
+                    p.delete.render_reset()
+                ),
+            ));
+        }
+    }
 }
 
 fn write_groups(
@@ -261,6 +381,45 @@ fn write_unmanaged(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<(
         writeln!(out)?;
     }
     Ok(())
+}
+
+fn write_not_adopted(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
+    if plan.not_adopted.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}Not adopted (hand-made grants of manifest servers that --adopt leaves alone){}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for n in &plan.not_adopted {
+        let servers: Vec<String> = n.servers.iter().map(describe).collect();
+        writeln!(
+            out,
+            "  {:?} ({}) for {}: {}",
+            n.policy_name,
+            n.policy_id,
+            servers.join(", "),
+            n.reason
+        )?;
+    }
+    writeln!(out)
+}
+
+/// `= adopt policy "<hand-made name>" (<id>) for server <server>`.
+fn adopt_line(a: &AdoptPolicy, p: Palette) -> String {
+    format!(
+        "  {}= adopt policy {:?} ({}) for server {}{} {}(renamed {:?}; nothing else changes){}",
+        p.update.render(),
+        a.before.name,
+        a.policy_id,
+        a.server.name,
+        p.update.render_reset(),
+        p.dim.render(),
+        a.after.name,
+        p.dim.render_reset()
+    )
 }
 
 /// `~ update policy ...` with the diff of its body.

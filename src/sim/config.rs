@@ -23,6 +23,25 @@ pub struct SimConfig {
     pub rate_limit: Option<RateLimit>,
     /// Injected latency and failures.
     pub faults: Faults,
+    /// Store policy rules the way an API that normalises them might: empty lists as
+    /// `null` or absent, rules and keys reordered, empty selectors added. Off by
+    /// default: whether (and how) the real API normalises is not known (ASSUMED).
+    pub normalise_rules: bool,
+    /// Return write-only secrets (`scim_config.authentication`'s `password`, `token`,
+    /// `client_secret`; an OIDC SaaS app's `client_secret`) on reads. Off by default:
+    /// the simulator assumes the worst, that reads never return them (and so a PUT of
+    /// what was read clears them).
+    pub reveal_secrets: bool,
+    /// Reusable policies `GET /access/policies` leaves out (still linked and served by
+    /// id): a list that misses some, for the inventory's link invariant.
+    pub unlisted_policies: Vec<String>,
+    /// Reusable policies the account may have: a create (or `make_reusable`) past it is
+    /// refused (ASSUMED: 400 / 12130). `None`: no limit. Seeds are not held to it.
+    pub policy_limit: Option<usize>,
+    /// Keep every successful write with its body and result, in the order the state
+    /// changed ([`super::Simulator::write_log`]), so a test can replay an apply write
+    /// by write. Off by default: a large account's log would be large.
+    pub record_writes: bool,
     /// Requests another client of the same user spends at the start of every
     /// rate-limit window (so this one gets only the rest). 0: the budget is ours.
     pub rate_limit_spent: u32,
@@ -54,6 +73,12 @@ impl Default for SimConfig {
                 window: Duration::from_secs(300),
             }),
             faults: Faults::default(),
+            normalise_rules: false,
+            reveal_secrets: false,
+            unlisted_policies: Vec::new(),
+            // NOTE (Access account limits): "500 reusable policies" per account.
+            policy_limit: Some(500),
+            record_writes: false,
             rate_limit_spent: 0,
             misbehave: super::Misbehaviour::default(),
         }

@@ -90,6 +90,19 @@ pub struct JournalEntry {
     pub status: u16,
 }
 
+/// One write that changed the account, as [`Simulator::write_log`] keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteRecord {
+    /// `POST`, `PUT` or `DELETE`.
+    pub method: String,
+    /// The full request path, `/client/v4/...`.
+    pub path: String,
+    /// The request body (`null` for a DELETE).
+    pub body: Value,
+    /// The `result` the simulator answered (the created policy of a POST, ...).
+    pub result: Value,
+}
+
 impl JournalEntry {
     /// True for anything but `GET` (and `HEAD`).
     pub fn is_write(&self) -> bool {
@@ -119,7 +132,8 @@ impl Simulator {
         if !crate::cloudflare::is_account_id(&config.account_id) {
             return Err(SimError::InvalidAccountId(config.account_id));
         }
-        let store = seed.to_store()?;
+        let mut store = seed.to_store_with(store::Behaviour::of(&config))?;
+        store.set_unlisted(config.unlisted_policies.iter().cloned());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SimError::Bind { addr, source })?;
@@ -175,9 +189,17 @@ impl Simulator {
         lock(&self.shared.journal).clone()
     }
 
-    /// Forgets the requests received so far.
+    /// Forgets the requests received so far (and the write log).
     pub fn clear_journal(&self) {
         lock(&self.shared.journal).clear();
+        lock(&self.shared.write_log).clear();
+    }
+
+    /// With [`SimConfig::record_writes`]: every successful write, in the order it
+    /// changed the account (recorded under the same lock as the change, so concurrent
+    /// writes appear in the order they took effect). Empty otherwise.
+    pub fn write_log(&self) -> Vec<WriteRecord> {
+        lock(&self.shared.write_log).clone()
     }
 
     /// The journal's non-GET entries.
@@ -196,6 +218,12 @@ impl Simulator {
     /// One app as `GET /access/apps/{id}` returns it.
     pub fn app(&self, id: &str) -> Option<Value> {
         lock(&self.shared.store).app(id)
+    }
+
+    /// One app as stored: write-only secrets included, policies as links. What the API
+    /// would never return; for tests that check a secret survived.
+    pub fn stored_app(&self, id: &str) -> Option<Value> {
+        lock(&self.shared.store).stored_app(id)
     }
 
     /// Every reusable policy, as `GET /access/policies` returns them.
@@ -228,9 +256,36 @@ impl Simulator {
         lock(&self.shared.store).insert_policy(policy)
     }
 
+    /// Every app-scoped (legacy) policy, as its app shows it expanded, plus its
+    /// `app_id`; sorted by id.
+    pub fn legacy_policies(&self) -> Vec<Value> {
+        lock(&self.shared.store).legacy_policies()
+    }
+
+    /// Adds a legacy (app-scoped) policy to an app out of band, as older accounts have
+    /// them (they can no longer be added through the API), linked at `precedence`.
+    /// `policy` is a definition like a reusable policy's (`name`, `decision`,
+    /// `include`, ...; an `id` is kept). Returns its id; `None` for an unknown app or
+    /// an invalid definition.
+    pub fn add_legacy_policy(
+        &self,
+        app_id: &str,
+        policy: &Value,
+        precedence: u64,
+    ) -> Option<String> {
+        lock(&self.shared.store).add_legacy_policy(app_id, policy, precedence)
+    }
+
     /// Deletes a policy out of band and unlinks it from every app.
     pub fn remove_policy(&self, id: &str) {
         lock(&self.shared.store).remove_policy(id);
+    }
+
+    /// Leaves these reusable policies out of `GET /access/policies` from now on (they
+    /// are still linked and served by id), as a list that missed them would; replaces
+    /// any earlier set.
+    pub fn set_unlisted_policies(&self, ids: &[&str]) {
+        lock(&self.shared.store).set_unlisted(ids.iter().map(|id| (*id).to_owned()));
     }
 
     /// Replaces the injected faults from the next request on. A `seed` restarts the RNG.

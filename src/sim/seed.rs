@@ -4,11 +4,12 @@
 use serde_json::Value;
 
 use super::SimError;
-use super::store::Store;
+use super::store::{Behaviour, Store};
 
 /// Apps and policies to load at start. Apps link policies in their `policies` list by
-/// id string or `{id, precedence}`; missing `id`, `uid`, `aud`, `created_at`,
-/// `updated_at` are filled in, `app_count` is always computed.
+/// id string or `{id, precedence}`; an item with a `decision` is an inline definition,
+/// stored as that app's legacy (app-scoped) policy. Missing `id`, `uid`, `aud`,
+/// `created_at`, `updated_at` are filled in, `app_count` is always computed.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Seed {
@@ -30,9 +31,12 @@ impl Seed {
     }
 
     /// The demo account: an MCP server app (self-hosted) and an `OIDC` `SaaS` MCP server,
-    /// a `SAML` `SaaS` app, an `SSH` app, self-hosted downstream apps with rich settings,
-    /// reusable `Allow employees` / `Block contractors` policies and an unmanaged
-    /// Linked App Token grant (`Legacy CI token grant` for `ci-bot`, on `Billing dashboard`).
+    /// a `SAML` `SaaS` app, an `SSH` app, an `mcp` (MCP server) app and an `mcp_portal`
+    /// (MCP server portal) app, self-hosted downstream apps with rich settings,
+    /// reusable `Allow employees` / `Block contractors` policies and two unmanaged
+    /// Linked App Token grants: `Legacy CI token grant` for `ci-bot`, on `Billing
+    /// dashboard`, and `Allow requests from MCP server` for `support-mcp`, on `Status
+    /// page`, made by hand the way Cloudflare's guide shows (what `--adopt` takes over).
     /// Every id is fixed, so demo output is reproducible.
     pub fn demo() -> Seed {
         // The fixture is part of the crate and covered by a unit test.
@@ -41,7 +45,13 @@ impl Seed {
 
     /// Builds the store, validating every object the way a write would be validated.
     pub(crate) fn to_store(&self) -> Result<Store, SimError> {
-        let mut store = Store::default();
+        self.to_store_with(Behaviour::default())
+    }
+
+    /// [`Self::to_store`] for a simulator that behaves as `behaviour` says (seeded
+    /// policies are stored the way that simulator stores a write).
+    pub(crate) fn to_store_with(&self, behaviour: Behaviour) -> Result<Store, SimError> {
+        let mut store = Store::new(behaviour);
         for (i, policy) in self.policies.iter().enumerate() {
             store
                 .seed_policy(policy)
@@ -64,8 +74,8 @@ mod tests {
     fn demo_account_loads_with_its_grants() {
         let store = Seed::from_json(DEMO_ACCOUNT).unwrap().to_store().unwrap();
         let apps = store.apps();
-        assert_eq!(apps.len(), 9);
-        assert_eq!(store.policies().len(), 4);
+        assert_eq!(apps.len(), 11);
+        assert_eq!(store.policies().len(), 5);
         let billing = apps
             .iter()
             .find(|a| a["name"] == "Billing dashboard")
@@ -88,6 +98,8 @@ mod tests {
             ci["uid"]
         );
         assert!(apps.iter().any(|a| a["type"] == "ssh"));
+        assert!(apps.iter().any(|a| a["type"] == "mcp"));
+        assert!(apps.iter().any(|a| a["type"] == "mcp_portal"));
     }
 
     #[test]

@@ -33,12 +33,12 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::JournalEntry;
 use super::config::{
     APPS_DEFAULT_PER_PAGE, Faults, POLICIES_DEFAULT_PER_PAGE, RateLimit, SimConfig,
 };
 use super::misbehave::{BadResult, List, ListMisbehaviour, Misbehaviour};
 use super::store::{ApiError, Store};
+use super::{JournalEntry, WriteRecord};
 
 /// The base path every route lives under.
 pub(crate) const BASE_PATH: &str = "/client/v4";
@@ -53,6 +53,9 @@ pub(crate) struct Shared {
     policies_page_cap: usize,
     pub store: Mutex<Store>,
     pub journal: Mutex<Vec<JournalEntry>>,
+    /// Successful writes, when `record_writes` is on.
+    pub write_log: Mutex<Vec<WriteRecord>>,
+    record_writes: bool,
     faults: Mutex<Faults>,
     rng: Mutex<fastrand::Rng>,
     rate_limit: Mutex<Option<RateLimit>>,
@@ -137,6 +140,8 @@ impl Shared {
             policies_page_cap: config.policies_page_cap.max(1),
             store: Mutex::new(store),
             journal: Mutex::new(Vec::new()),
+            write_log: Mutex::new(Vec::new()),
+            record_writes: config.record_writes,
             faults: Mutex::new(config.faults),
             rate_limit: Mutex::new(config.rate_limit),
             rate_limit_spent: Mutex::new(config.rate_limit_spent),
@@ -198,6 +203,25 @@ impl Shared {
             query: query.map(str::to_owned),
             status,
         });
+    }
+
+    /// Keeps a successful write in the write log, when recording. Called with the store
+    /// lock held.
+    fn log_write(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &Value,
+        result: &Result<(u16, Value), ApiError>,
+    ) {
+        if let (true, Ok((_, value))) = (self.record_writes, result) {
+            lock(&self.write_log).push(WriteRecord {
+                method: method.as_str().to_owned(),
+                path: path.to_owned(),
+                body: body.clone(),
+                result: value.clone(),
+            });
+        }
     }
 
     /// Sleeps, unless the simulator shuts down first. Returns false when cut short.
@@ -358,6 +382,8 @@ enum Route<'a> {
     App(&'a str),
     Policies,
     Policy(&'a str),
+    /// `PUT /access/apps/{app_id}/policies/{policy_id}/make_reusable`.
+    MakeReusable(&'a str, &'a str),
 }
 
 /// Splits a path into the account id (when the route has one) and the route.
@@ -373,6 +399,11 @@ fn route(path: &str) -> Option<(Option<&str>, Route<'_>)> {
                 ["access", "apps", id] if !id.is_empty() => Route::App(id),
                 ["access", "policies"] => Route::Policies,
                 ["access", "policies", id] if !id.is_empty() => Route::Policy(id),
+                ["access", "apps", app, "policies", policy, "make_reusable"]
+                    if !app.is_empty() && !policy.is_empty() =>
+                {
+                    Route::MakeReusable(app, policy)
+                }
                 _ => return None,
             };
             Some((Some(acct), route))
@@ -388,6 +419,7 @@ fn allowed(route: &Route<'_>, method: &Method) -> bool {
         Route::App(_) | Route::Policy(_) => {
             matches!(*method, Method::GET | Method::PUT | Method::DELETE)
         }
+        Route::MakeReusable(..) => method == Method::PUT,
     }
 }
 
@@ -455,7 +487,7 @@ fn api(
                 let location = format!("{}{path}", redirect.to);
                 (status, [(header::LOCATION, location)]).into_response()
             }
-            _ => dispatch(sim, method, route, account, query, body, &misbehave),
+            _ => dispatch(sim, method, path, route, account, query, body, &misbehave),
         },
     };
     if let Some(rate) = rate {
@@ -465,9 +497,11 @@ fn api(
 }
 
 /// Handles an authenticated request within its rate limit.
+#[allow(clippy::too_many_arguments)] // the parts of one request, as `api` split them
 fn dispatch(
     sim: &Shared,
     method: &Method,
+    path: &str,
     route: Route<'_>,
     account: Option<&str>,
     query: Option<&str>,
@@ -522,24 +556,37 @@ fn dispatch(
             .ok_or_else(ApiError::not_found)
             .map(|p| (200, p)),
         Route::App(id) if method == Method::DELETE => {
-            lock(&sim.store).delete_app(id).map(|r| (202, r))
+            let mut store = lock(&sim.store);
+            let result = store.delete_app(id).map(|r| (202, r));
+            sim.log_write(method, path, &Value::Null, &result);
+            result
         }
         Route::Policy(id) if method == Method::DELETE => {
-            lock(&sim.store).delete_policy(id).map(|r| (202, r))
+            let mut store = lock(&sim.store);
+            let result = store.delete_policy(id).map(|r| (202, r));
+            sim.log_write(method, path, &Value::Null, &result);
+            result
         }
+        // NOTE (Cloudflare docs): "make a PUT request with an empty request body".
+        Route::MakeReusable(app, policy) => lock(&sim.store)
+            .make_reusable(app, policy)
+            .map(|p| (200, p)),
         route => match parse_body(body) {
             Err(e) => Err(e),
             Ok(body) => {
                 let mut store = lock(&sim.store);
-                match route {
+                let result = match route {
                     Route::Apps => store.create_app(&body).map(|a| (201, a)),
                     Route::App(id) => store.put_app(id, &body).map(|a| (200, a)),
                     Route::Policies => store.create_policy(&body).map(|p| (201, p)),
                     Route::Policy(id) => store.put_policy(id, &body).map(|p| (200, p)),
-                    Route::UserVerify | Route::AccountVerify => {
+                    Route::UserVerify | Route::AccountVerify | Route::MakeReusable(..) => {
                         Err(ApiError::new(404, 7003, "No route for the URI"))
                     }
-                }
+                };
+                // Still under the store lock: the log's order is the order of changes.
+                sim.log_write(method, path, &body, &result);
+                result
             }
         },
     };

@@ -91,9 +91,37 @@ fn has_linked_app_token(policy: &Map<String, Value>) -> bool {
     })
 }
 
+/// How the store treats writes, where a simulator can behave in more than one way.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Behaviour {
+    /// Store rules normalised ([`normalise_stored_rules`]).
+    pub normalise_rules: bool,
+    /// Return write-only secrets on reads (by default they are never returned).
+    pub reveal_secrets: bool,
+    /// Reusable policies the account may have; `None`: no limit.
+    pub policy_limit: Option<usize>,
+}
+
+impl Behaviour {
+    /// The behaviour a simulator with `config` has.
+    pub fn of(config: &super::SimConfig) -> Self {
+        Self {
+            normalise_rules: config.normalise_rules,
+            reveal_secrets: config.reveal_secrets,
+            policy_limit: config.policy_limit,
+        }
+    }
+}
+
 /// The account: apps and reusable policies, each in creation order.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
+    behaviour: Behaviour,
+    /// App-scoped (legacy) policies by id: not in the policy list, expanded on their
+    /// app only.
+    legacy: HashMap<String, LegacyPolicy>,
+    /// Reusable policies `GET /access/policies` leaves out (a misbehaving list).
+    unlisted: std::collections::HashSet<String>,
     /// Changed only through [`Store::apps_mut`] (which drops `index`) or
     /// [`Store::push_app`] (which updates it).
     apps: Vec<Map<String, Value>>,
@@ -105,6 +133,13 @@ pub(crate) struct Store {
     index: std::sync::OnceLock<ReadIndex>,
 }
 
+/// An app-scoped (legacy) policy and the app it belongs to.
+#[derive(Debug, Clone)]
+struct LegacyPolicy {
+    app_id: String,
+    policy: Map<String, Value>,
+}
+
 /// Positions by id and link counts, for the state the store had when it was built.
 #[derive(Debug)]
 struct ReadIndex {
@@ -114,6 +149,14 @@ struct ReadIndex {
 }
 
 impl Store {
+    /// An empty account that behaves as `behaviour` says.
+    pub fn new(behaviour: Behaviour) -> Self {
+        Self {
+            behaviour,
+            ..Self::default()
+        }
+    }
+
     // ---- reads -------------------------------------------------------------------
 
     fn apps_mut(&mut self) -> &mut Vec<Map<String, Value>> {
@@ -199,11 +242,26 @@ impl Store {
     /// `precedence`" and "The list is in ascending order of precedence."
     pub fn render_app(&self, app: &Map<String, Value>) -> Value {
         let mut out = app.clone();
+        if !self.behaviour.reveal_secrets {
+            hide_secrets(&mut out);
+        }
         let mut expanded: Vec<(u64, Value)> = links(app)
             .into_iter()
             .filter_map(|(id, precedence)| {
-                let Value::Object(mut p) = self.render_policy(self.policy_map(&id)?) else {
-                    return None;
+                let mut p = match self.policy_map(&id) {
+                    Some(policy) => match self.render_policy(policy) {
+                        Value::Object(p) => p,
+                        _ => return None,
+                    },
+                    // NOTE: an app's own legacy policy is shown expanded on its GET,
+                    // marked `reusable: false`.
+                    None => match self.legacy_of(str_of(app, "id")?, &id) {
+                        Some(legacy) => legacy.policy.clone(),
+                        // A link to a policy that exists nowhere (only an out-of-band
+                        // edit makes one): shown as the bare link. ASSUMED; what the
+                        // real API shows is not known.
+                        None => Map::from_iter([("id".to_owned(), json!(id))]),
+                    },
                 };
                 p.insert("precedence".to_owned(), json!(precedence));
                 Some((precedence, Value::Object(p)))
@@ -215,6 +273,33 @@ impl Store {
             Value::Array(expanded.into_iter().map(|(_, p)| p).collect()),
         );
         Value::Object(out)
+    }
+
+    /// An app as stored, write-only secrets included (what no read returns).
+    pub fn stored_app(&self, id: &str) -> Option<Value> {
+        self.app_map(id).cloned().map(Value::Object)
+    }
+
+    /// The legacy policy `policy_id` of app `app_id`.
+    fn legacy_of(&self, app_id: &str, policy_id: &str) -> Option<&LegacyPolicy> {
+        self.legacy
+            .get(policy_id)
+            .filter(|legacy| legacy.app_id == app_id)
+    }
+
+    /// Every legacy (app-scoped) policy, as its app shows it, with its `app_id`.
+    pub fn legacy_policies(&self) -> Vec<Value> {
+        let mut out: Vec<Value> = self
+            .legacy
+            .values()
+            .map(|l| {
+                let mut p = l.policy.clone();
+                p.insert("app_id".to_owned(), json!(l.app_id));
+                Value::Object(p)
+            })
+            .collect();
+        out.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        out
     }
 
     pub fn apps(&self) -> Vec<Value> {
@@ -233,12 +318,32 @@ impl Store {
 
     /// The policies in `range`, rendered, and the total number of policies.
     pub fn policies_page(&self, range: std::ops::Range<usize>) -> (Vec<Value>, usize) {
+        if !self.unlisted.is_empty() {
+            // A list that misses some policies, consistently: pages and total agree.
+            let listed: Vec<&Map<String, Value>> = self
+                .policies
+                .iter()
+                .filter(|p| !str_of(p, "id").is_some_and(|id| self.unlisted.contains(id)))
+                .collect();
+            let end = range.end.min(listed.len());
+            let page = listed.get(range.start..end).unwrap_or_default();
+            return (
+                page.iter().map(|p| self.render_policy(p)).collect(),
+                listed.len(),
+            );
+        }
         let end = range.end.min(self.policies.len());
         let page = self.policies.get(range.start..end).unwrap_or_default();
         (
             page.iter().map(|p| self.render_policy(p)).collect(),
             self.policies.len(),
         )
+    }
+
+    /// Leaves these policies out of `GET /access/policies` (they are still served by
+    /// id and linked): a list that missed them.
+    pub fn set_unlisted(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.unlisted = ids.into_iter().collect();
     }
 
     pub fn app(&self, id: &str) -> Option<Value> {
@@ -263,7 +368,7 @@ impl Store {
     ///
     /// NOTE: "PUT replaces the whole app ... an omitted field is reset": the stored app
     /// is the body, nothing of the previous version survives except read-only fields.
-    fn build_app(&self, meta: &AppMeta, body: &Value) -> Result<Map<String, Value>> {
+    fn build_app(&self, meta: &AppMeta, body: &Value, mode: Write) -> Result<Map<String, Value>> {
         let Value::Object(body) = body else {
             return Err(ApiError::invalid("request body must be a JSON object"));
         };
@@ -282,7 +387,7 @@ impl Store {
                 "domain is required for self_hosted applications",
             ));
         }
-        let links = self.validate_links(app_type, body.get("policies"))?;
+        let links = self.validate_links(&meta.id, app_type, body.get("policies"), mode)?;
 
         let mut app = Map::new();
         app.insert("id".to_owned(), json!(meta.id));
@@ -311,8 +416,10 @@ impl Store {
     /// `{id, precedence}` objects (extra fields, as in an expanded GET, are ignored).
     fn validate_links(
         &self,
+        app_id: &str,
         app_type: &str,
         policies: Option<&Value>,
+        mode: Write,
     ) -> Result<Vec<(String, u64)>> {
         let list = match policies {
             None | Some(Value::Null) => return Ok(Vec::new()),
@@ -359,6 +466,16 @@ impl Store {
                     "policy {id} is linked more than once"
                 )));
             }
+            // A link to the app's own legacy policy keeps it.
+            if let Some(legacy) = self.legacy_of(app_id, &id) {
+                if app_type != "self_hosted" && has_linked_app_token(&legacy.policy) {
+                    return Err(ApiError::invalid(format!(
+                        "policy {id} has a linked_app_token rule and can only be attached to self_hosted applications, not {app_type}"
+                    )));
+                }
+                out.push((id, precedence));
+                continue;
+            }
             // NOTE: a link to an unknown policy is "seen as 500 in the wild; ASSUMED 400 / 12130".
             let Some(policy) = self.policy_map(&id) else {
                 return Err(ApiError::invalid(format!("policy {id} not found")));
@@ -371,6 +488,18 @@ impl Store {
                 )));
             }
             out.push((id, precedence));
+        }
+        // NOTE (SDK `application_update_params.py`, self-hosted `policies`): reusable and
+        // inline (app-scoped) policies are mutually exclusive in an update. The exact
+        // answer is ASSUMED: 400 / 12130.
+        let legacy = out
+            .iter()
+            .filter(|(id, _)| self.legacy_of(app_id, id).is_some())
+            .count();
+        if mode == Write::Api && legacy > 0 && legacy < out.len() {
+            return Err(ApiError::invalid(
+                "reusable policies and application-scoped (legacy) policies cannot be combined; convert the legacy policies with make_reusable first",
+            ));
         }
         out.sort_by_key(|(_, p)| *p);
         Ok(out)
@@ -385,7 +514,7 @@ impl Store {
             created_at: now.clone(),
             updated_at: now,
         };
-        let app = self.build_app(&meta, body)?;
+        let app = self.build_app(&meta, body, Write::Api)?;
         // NOTE: 11010 `application_already_exists` (409); ASSUMED to mean a second
         // self_hosted app on a domain that an existing app already has.
         if let Some(domain) =
@@ -412,7 +541,12 @@ impl Store {
             created_at: str_of(old, "created_at").unwrap_or_default().to_owned(),
             updated_at: now(),
         };
-        let app = self.build_app(&meta, body)?;
+        let app = self.build_app(&meta, body, Write::Api)?;
+        // NOTE (Cloudflare docs, policy management): "Removing the legacy policy from
+        // the application also deletes it."
+        let kept: Vec<String> = links(&app).into_iter().map(|(id, _)| id).collect();
+        self.legacy
+            .retain(|pid, l| l.app_id != id || kept.contains(pid));
         let out = self.render_app(&app);
         self.apps_mut()[index] = app;
         Ok(out)
@@ -422,6 +556,7 @@ impl Store {
     pub fn delete_app(&mut self, id: &str) -> Result<Value> {
         let index = self.app_index(id).ok_or_else(ApiError::not_found)?;
         self.apps_mut().remove(index);
+        self.legacy.retain(|_, l| l.app_id != id);
         Ok(json!({"id": id}))
     }
 
@@ -436,7 +571,12 @@ impl Store {
     /// NOTE: "Create and update bodies require `name`, `decision`, `include`"; the API
     /// fills in defaults (`approval_required: false`, empty `exclude`, ...), and a PUT
     /// replaces the policy, so omitted optional fields get their defaults back.
-    fn build_policy(id: &str, created_at: &str, body: &Value) -> Result<Map<String, Value>> {
+    fn build_policy(
+        behaviour: Behaviour,
+        id: &str,
+        created_at: &str,
+        body: &Value,
+    ) -> Result<Map<String, Value>> {
         let Value::Object(body) = body else {
             return Err(ApiError::invalid("request body must be a JSON object"));
         };
@@ -484,6 +624,9 @@ impl Store {
         policy.insert("id".to_owned(), json!(id));
         policy.insert("name".to_owned(), json!(name));
         policy.insert("decision".to_owned(), json!(decision));
+        if behaviour.normalise_rules {
+            normalise_stored_rules(&mut rules);
+        }
         policy.extend(rules);
         policy.insert("reusable".to_owned(), json!(true));
         policy.insert("app_count".to_owned(), json!(0));
@@ -503,7 +646,10 @@ impl Store {
         // NOTE: ASSUMED: other fields the API knows (approval_groups, mfa_config, ...)
         // are kept as sent; the simulator does not know the full list, so it keeps all.
         for (key, value) in body {
-            if !POLICY_READ_ONLY.contains(&key.as_str()) && !policy.contains_key(key) {
+            if !POLICY_READ_ONLY.contains(&key.as_str())
+                && !RULE_LISTS.contains(&key.as_str())
+                && !policy.contains_key(key)
+            {
                 policy.insert(key.clone(), value.clone());
             }
         }
@@ -512,9 +658,23 @@ impl Store {
         Ok(policy)
     }
 
+    /// Refuses a write that would add a reusable policy past the account's limit.
+    ///
+    /// NOTE (Cloudflare docs, Access account limits): 500 reusable policies per
+    /// account. The answer is ASSUMED: 400 / 12130 with a message naming the limit.
+    fn check_policy_limit(&self) -> Result<()> {
+        match self.behaviour.policy_limit {
+            Some(limit) if self.policies.len() >= limit => Err(ApiError::invalid(format!(
+                "the account has reached its limit of {limit} reusable policies"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// `POST /access/policies`.
     pub fn create_policy(&mut self, body: &Value) -> Result<Value> {
-        let policy = Self::build_policy(&Uuid::new_v4().to_string(), &now(), body)?;
+        self.check_policy_limit()?;
+        let policy = Self::build_policy(self.behaviour, &Uuid::new_v4().to_string(), &now(), body)?;
         let out = self.render_policy(&policy);
         self.push_policy(policy);
         Ok(out)
@@ -526,7 +686,7 @@ impl Store {
         let created_at = str_of(&self.policies[index], "created_at")
             .unwrap_or_default()
             .to_owned();
-        let policy = Self::build_policy(id, &created_at, body)?;
+        let policy = Self::build_policy(self.behaviour, id, &created_at, body)?;
         if has_linked_app_token(&policy)
             && let Some(app) = self.apps.iter().find(|a| {
                 str_of(a, "type") != Some("self_hosted") && links(a).iter().any(|(p, _)| p == id)
@@ -561,6 +721,79 @@ impl Store {
 
     fn policy_index(&self, id: &str) -> Option<usize> {
         self.index().policy_pos.get(id).copied()
+    }
+
+    /// `PUT /access/apps/{app_id}/policies/{policy_id}/make_reusable`: the app's legacy
+    /// policy becomes a reusable one with the same id, name, decision and rules; the app
+    /// keeps linking it at the same precedence.
+    ///
+    /// NOTE (Cloudflare docs, policy management, "Convert a legacy policy"): the policy
+    /// is then served by `/access/policies/{id}`. ASSUMED: an unknown app, or a policy
+    /// that is not that app's legacy policy, is 404 / 12135; the answer is the policy
+    /// as `GET /access/policies/{id}` returns it.
+    pub fn make_reusable(&mut self, app_id: &str, policy_id: &str) -> Result<Value> {
+        self.app_index(app_id).ok_or_else(ApiError::not_found)?;
+        if self.legacy_of(app_id, policy_id).is_none() {
+            return Err(ApiError::not_found());
+        }
+        self.check_policy_limit()?;
+        let legacy = self
+            .legacy
+            .remove(policy_id)
+            .ok_or_else(ApiError::not_found)?;
+        let mut policy = legacy.policy;
+        policy.insert("reusable".to_owned(), json!(true));
+        policy.insert("updated_at".to_owned(), json!(now()));
+        policy.remove("precedence");
+        let out = self.render_policy(&policy);
+        self.push_policy(policy);
+        Ok(out)
+    }
+
+    /// Adds a legacy policy to an app out of band (such policies can no longer be
+    /// created through the API on new apps), linked at `precedence`. Returns its id,
+    /// or `None` for an unknown app or an invalid policy.
+    pub fn add_legacy_policy(
+        &mut self,
+        app_id: &str,
+        policy: &Value,
+        precedence: u64,
+    ) -> Option<String> {
+        self.app_index(app_id)?;
+        let id = self.store_legacy(app_id, policy).ok()?;
+        self.edit_app(app_id, |app| {
+            if let Some(Value::Array(list)) = app.get_mut("policies") {
+                list.push(json!({"id": id, "precedence": precedence}));
+            }
+        });
+        Some(id)
+    }
+
+    /// Validates an inline policy definition like a reusable one and stores it as
+    /// `app_id`'s legacy policy. Returns its id.
+    fn store_legacy(&mut self, app_id: &str, policy: &Value) -> Result<String> {
+        let id = policy
+            .get("id")
+            .and_then(Value::as_str)
+            .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
+        if self.policy_map(&id).is_some() || self.legacy.contains_key(&id) {
+            return Err(ApiError::invalid(format!("policy id {id} appears twice")));
+        }
+        let created_at = policy
+            .get("created_at")
+            .and_then(Value::as_str)
+            .map_or_else(now, str::to_owned);
+        let mut stored = Self::build_policy(self.behaviour, &id, &created_at, policy)?;
+        stored.insert("reusable".to_owned(), json!(false));
+        stored.remove("app_count");
+        self.legacy.insert(
+            id.clone(),
+            LegacyPolicy {
+                app_id: app_id.to_owned(),
+                policy: stored,
+            },
+        );
+        Ok(id)
     }
 
     // ---- out-of-band edits (the dashboard, seeds) ------------------------------------
@@ -649,7 +882,7 @@ impl Store {
             .get("created_at")
             .and_then(Value::as_str)
             .map_or_else(now, str::to_owned);
-        let mut stored = Self::build_policy(&id, &created_at, policy)?;
+        let mut stored = Self::build_policy(self.behaviour, &id, &created_at, policy)?;
         if let Some(updated) = policy.get("updated_at").filter(|v| v.is_string()) {
             stored.insert("updated_at".to_owned(), updated.clone());
         }
@@ -667,16 +900,40 @@ impl Store {
             return Err(ApiError::invalid(format!("app id {id} appears twice")));
         }
         let created_at = given("created_at").unwrap_or_else(now);
+        // An inline definition (an item with a `decision`) is the app's own legacy
+        // policy, as older accounts have them; it is linked at its position.
+        let mut app = app.clone();
+        if let Some(Value::Array(items)) = app.get_mut("policies") {
+            for (i, item) in items.iter_mut().enumerate() {
+                if item.get("decision").is_some() {
+                    let precedence = item
+                        .get("precedence")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(i as u64 + 1);
+                    let policy_id = self.store_legacy(&id, item)?;
+                    *item = json!({"id": policy_id, "precedence": precedence});
+                }
+            }
+        }
         let meta = AppMeta {
             id,
             aud: given("aud").unwrap_or_else(new_aud),
             updated_at: given("updated_at").unwrap_or_else(|| created_at.clone()),
             created_at,
         };
-        let stored = self.build_app(&meta, app)?;
+        let stored = self.build_app(&meta, &app, Write::Seed)?;
         self.push_app(stored);
         Ok(())
     }
+}
+
+/// Where an app body comes from: an API write is held to every rule; a seed is the
+/// account as it is, which the dashboard may have put in states the API refuses today
+/// (an app with both legacy and reusable policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    Api,
+    Seed,
 }
 
 /// Server-owned fields of an app.
@@ -709,6 +966,89 @@ fn links(app: &Map<String, Value>) -> Vec<(String, u64)> {
             ))
         })
         .collect()
+}
+
+/// Stores rule lists the way an API that normalises them might, keeping their meaning
+/// (Access ORs include rules, ANDs require rules and rejects on any exclude rule, so
+/// order and key order do not matter, and a null-valued key carries nothing).
+///
+/// NOTE: ASSUMED, the worst plausible case, not an observed one: an empty `exclude`
+/// comes back as `null` and an empty `require` not at all; rules come back in reverse
+/// order with their keys reverse-sorted; each rule gains the "empty selectors"
+/// `email: null` and `group: null` that a serialiser without `omitempty` would add.
+fn normalise_stored_rules(rules: &mut Map<String, Value>) {
+    fn reverse_keys(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_by(|a, b| b.cmp(a));
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), reverse_keys(&map[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(reverse_keys).collect()),
+            other => other.clone(),
+        }
+    }
+    for list in RULE_LISTS {
+        let Some(Value::Array(items)) = rules.get(*list) else {
+            continue;
+        };
+        if items.is_empty() {
+            match *list {
+                "require" => {
+                    rules.remove(*list);
+                }
+                _ => {
+                    rules.insert((*list).to_owned(), Value::Null);
+                }
+            }
+            continue;
+        }
+        let normalised: Vec<Value> = items
+            .iter()
+            .rev()
+            .map(|rule| {
+                let mut rule = rule.clone();
+                if let Value::Object(map) = &mut rule {
+                    for empty in ["email", "group"] {
+                        map.entry(empty).or_insert(Value::Null);
+                    }
+                }
+                reverse_keys(&rule)
+            })
+            .collect();
+        rules.insert((*list).to_owned(), Value::Array(normalised));
+    }
+}
+
+/// Removes write-only secrets from an app about to be returned.
+///
+/// NOTE (reference page, "Write-only secrets"): `scim_config.authentication`
+/// (`password`, `token`, `client_secret`) and a SaaS app's OIDC `client_secret` are
+/// accepted on writes; whether reads return them is not known. The simulator assumes
+/// the worst: never. And since a PUT replaces the whole app, a PUT that does not send
+/// one back clears it.
+fn hide_secrets(app: &mut Map<String, Value>) {
+    if let Some(Value::Object(saas)) = app.get_mut("saas_app") {
+        saas.remove("client_secret");
+    }
+    if let Some(Value::Object(scim)) = app.get_mut("scim_config") {
+        let methods: Vec<&mut Value> = match scim.get_mut("authentication") {
+            Some(Value::Array(list)) => list.iter_mut().collect(),
+            Some(one @ Value::Object(_)) => vec![one],
+            _ => Vec::new(),
+        };
+        for method in methods {
+            if let Value::Object(method) = method {
+                for key in ["password", "token", "client_secret"] {
+                    method.remove(key);
+                }
+            }
+        }
+    }
 }
 
 /// A rule is an object naming its kind; a `linked_app_token` rule needs an `app_uid`.

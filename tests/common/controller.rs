@@ -69,6 +69,8 @@ pub fn options(manifest: PathBuf) -> RunOptions {
         grace_period: Duration::from_secs(5),
         backoff_base: Duration::from_millis(50),
         api_retry_deadline: Duration::from_millis(200),
+        plan: mcp_access::plan::PlanOptions::default(),
+        adopt: false,
     }
 }
 

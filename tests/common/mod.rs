@@ -27,3 +27,36 @@ pub fn cli(sim: &Simulator) -> Command {
         .timeout(Duration::from_secs(60));
     cmd
 }
+
+/// Who can reach what in the simulator now: `(server uid, app uid)` for each policy an
+/// app links whose decision lets a linked token in (`non_identity`, `bypass`) and whose
+/// include names the server. Read from the apps as the API returns them (policies
+/// expanded), so app-scoped policies count too.
+pub fn effective_grants(sim: &Simulator) -> std::collections::BTreeSet<(String, String)> {
+    effective_grants_of(&sim.apps())
+}
+
+/// [`effective_grants`] of apps as `GET /access/apps` returns them.
+pub fn effective_grants_of(
+    apps: &[serde_json::Value],
+) -> std::collections::BTreeSet<(String, String)> {
+    let mut out = std::collections::BTreeSet::new();
+    for app in apps {
+        let uid = app["uid"]
+            .as_str()
+            .or(app["id"].as_str())
+            .unwrap()
+            .to_owned();
+        for policy in app["policies"].as_array().into_iter().flatten() {
+            if !matches!(policy["decision"].as_str(), Some("non_identity" | "bypass")) {
+                continue;
+            }
+            for rule in policy["include"].as_array().into_iter().flatten() {
+                if let Some(server) = rule["linked_app_token"]["app_uid"].as_str() {
+                    out.insert((server.to_owned(), uid.clone()));
+                }
+            }
+        }
+    }
+    out
+}
