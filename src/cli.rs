@@ -18,7 +18,9 @@ use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
 use crate::check::{CheckOptions, Format as CheckFormat};
 use crate::cloudflare::{ApiSettings, DEFAULT_BASE_URL, Rate};
 use crate::config::{Command, Config, LogFormat};
-use crate::controller::{BACKOFF_BASE, Jitter, RunOptions, api_retry_deadline};
+use crate::controller::settings_file::SettingsFile;
+use crate::controller::{BACKOFF_BASE, Jitter, RunMode, RunOptions, api_retry_deadline};
+use crate::notify::{Format as NotifyFormat, NotifySettings, Target};
 use crate::output::OutputFormat;
 use crate::plan::PlanOptions;
 use crate::safety::{Safety, SyncPolicy};
@@ -410,6 +412,8 @@ struct RunArgs {
     #[command(flatten)]
     controller: ControllerArgs,
     #[command(flatten)]
+    notify: NotifyArgs,
+    #[command(flatten)]
     safety: SafetyArgs,
     #[command(flatten)]
     planning: PlanningArgs,
@@ -445,6 +449,13 @@ struct ImportArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Controller")]
 struct ControllerArgs {
+    /// `heal` repairs drift; `observe` only reports it (logs, metrics, /readyz,
+    /// notifications) and never writes.
+    #[arg(long, value_enum, default_value_t = RunMode::Heal)]
+    mode: RunMode,
+    /// Controller settings file (YAML, `${VAR}` expanded): `notify:` targets.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Time between two reconciles (the manifest is re-read each time); at least 1s.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     interval: Duration,
@@ -460,6 +471,43 @@ struct ControllerArgs {
     /// How long a stop waits for writes in flight.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     grace_period: Duration,
+}
+
+/// Where `run` sends notifications (drift, failing streaks, recoveries).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Notifications")]
+struct NotifyArgs {
+    /// Webhook to POST events to; repeatable. A URL with a secret path is better
+    /// given in --config through an environment variable.
+    #[arg(long, value_name = "URL")]
+    notify: Vec<String>,
+    /// Body sent to the --notify URLs: the generic JSON event or a Slack message.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = NotifyFormat::Json)]
+    notify_format: NotifyFormat,
+    /// Failures in a row (refusals included) before a `reconcile_failing` event
+    /// [default: 3, or the --config file's `notify.after`]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    notify_after: Option<u32>,
+}
+
+impl NotifyArgs {
+    /// The flags and the settings file together; the flags' targets come first.
+    fn into_settings(self, file: SettingsFile) -> Result<NotifySettings, String> {
+        let mut targets = self
+            .notify
+            .iter()
+            .map(|url| Target::parse(url, self.notify_format).map_err(|e| format!("--notify: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        targets.extend(file.targets);
+        Ok(NotifySettings {
+            targets,
+            after: self
+                .notify_after
+                .or(file.after)
+                .unwrap_or(crate::notify::DEFAULT_AFTER),
+            ..NotifySettings::default()
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -546,7 +594,7 @@ impl Cli {
     /// Validates the arguments. `env` gives the environment (`CLOUDFLARE_API_TOKEN`,
     /// `CLOUDFLARE_ACCOUNT_ID`, `CLOUDFLARE_API_BASE_URL`); tests inject it.
     pub fn into_config(self, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let (command, parts) = self.command.into_command()?;
+        let (command, parts) = self.command.into_command(env)?;
         let logging = self.logging;
         if let Some(owner) = &parts.owner {
             crate::manifest::validate_owner(owner).map_err(|e| format!("--owner: {e}"))?;
@@ -569,8 +617,17 @@ impl Cli {
             (false, 1) => tracing::Level::DEBUG,
             (false, _) => tracing::Level::TRACE,
         };
+        // Besides the token: the notification URLs' secret paths never reach a log.
+        let mut secrets: Vec<String> = api
+            .token
+            .iter()
+            .map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned())
+            .collect();
+        if let Command::Run(options) = &command {
+            secrets.extend(options.notify.targets.iter().flat_map(Target::secrets));
+        }
         Ok(Config {
-            redactor: crate::redact::Redactor::for_token(api.token.as_ref()),
+            redactor: crate::redact::Redactor::new(secrets),
             command,
             api,
             owner: parts.owner,
@@ -585,8 +642,12 @@ impl Cli {
 }
 
 impl CommandArgs {
-    /// The command, and the settings of the groups it has.
-    fn into_command(self) -> Result<(Command, Parts), String> {
+    /// The command, and the settings of the groups it has. `env` expands `${VAR}` in a
+    /// controller settings file.
+    fn into_command(
+        self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Command, Parts), String> {
         Ok(match self {
             CommandArgs::Validate(m) => (Command::Validate { files: m.files }, Parts::default()),
             CommandArgs::Plan(a) => (
@@ -660,7 +721,7 @@ impl CommandArgs {
                     ..Parts::default()
                 },
             ),
-            CommandArgs::Run(a) => a.into_command()?,
+            CommandArgs::Run(a) => a.into_command(env)?,
             CommandArgs::Apps(a) => a.into_command(),
             CommandArgs::Import(a) => a.into_command(),
             CommandArgs::Demo => (Command::Demo, Parts::default()),
@@ -674,14 +735,24 @@ impl CommandArgs {
 }
 
 impl RunArgs {
-    /// The `run` command and its settings.
-    fn into_command(self) -> Result<(Command, Parts), String> {
+    /// `run`: the schedule, the mode, the notification targets (flags and settings
+    /// file).
+    fn into_command(
+        self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Command, Parts), String> {
         let c = self.controller;
         if c.interval < Duration::from_secs(1) {
             return Err("--interval must be at least 1s".into());
         }
+        let file = match &c.config {
+            Some(path) => SettingsFile::read(path, env)?,
+            None => SettingsFile::default(),
+        };
         Ok((
             Command::Run(RunOptions {
+                mode: c.mode,
+                notify: self.notify.into_settings(file)?,
                 files: self.manifests.files,
                 interval: c.interval,
                 jitter: c.jitter,

@@ -27,6 +27,7 @@ pub mod html;
 pub mod import;
 pub mod inventory;
 pub mod manifest;
+pub mod notify;
 pub mod output;
 pub mod plan;
 pub mod reconcile;

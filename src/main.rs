@@ -39,8 +39,9 @@ fn main() -> ExitCode {
     };
     let filter = EnvFilter::try_from_env("MCP_ACCESS_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,mcp_access={}", config.log_level)));
-    // The token never reaches stderr, whatever a log line or an error quotes.
-    let redactor = Redactor::for_token(config.api.token.as_ref());
+    // The token (and a notification URL's secret path) never reaches stderr, whatever
+    // a log line or an error quotes.
+    let redactor = config.redactor.clone();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(RedactingStderr(redactor.clone()))

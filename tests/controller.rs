@@ -47,6 +47,8 @@ fn api(sim: &Simulator) -> ApiSettings {
 
 fn options(manifest: PathBuf) -> RunOptions {
     RunOptions {
+        mode: mcp_access::controller::RunMode::Heal,
+        notify: mcp_access::notify::NotifySettings::default(),
         safety: mcp_access::safety::Safety::default(),
         files: vec![manifest],
         interval: Duration::from_millis(200),

@@ -99,12 +99,14 @@ fn every_kind() -> (Desired, Inventory) {
                     desired_app("app-api", "Internal API"),
                     desired_app("app-wiki", "Company wiki"),
                 ],
+                suspended: None,
             },
             DesiredServer {
                 uid: "srv-b".into(),
                 name: "support-mcp".into(),
                 kind: ServerKind::OidcSaas,
                 downstream: vec![desired_app("app-api", "Internal API")],
+                suspended: None,
             },
         ],
     };
@@ -274,6 +276,7 @@ fn huge_plan(servers: usize, apps: usize) -> Plan {
             name: format!("mcp server number {s}"),
             kind: ServerKind::SelfHosted,
             downstream,
+            suspended: None,
         });
     }
     plan::diff(
@@ -331,6 +334,7 @@ fn markdown_escapes_names_in_tables_and_diagrams() {
             name: "evil | <b>\"mcp\"</b>".into(),
             kind: ServerKind::SelfHosted,
             downstream: vec![desired_app("d", "a|b")],
+            suspended: None,
         }],
     };
     let md = markdown::render_to_string(&plan::diff(&desired, &inventory), &[], 65_536);
@@ -378,6 +382,7 @@ fn links_plan(links: usize, keep: usize) -> Plan {
                 name: "mcp".into(),
                 kind: ServerKind::SelfHosted,
                 downstream: ids[..keep].iter().map(|id| desired_app(id, id)).collect(),
+                suspended: None,
             }]
         },
     };

@@ -1018,6 +1018,8 @@ async fn the_controller_links_a_newly_tagged_app_and_counts_it_as_membership() {
             api_retry_deadline: Duration::from_secs(5),
             plan: mcp_access::plan::PlanOptions::default(),
             adopt: false,
+            mode: mcp_access::controller::RunMode::Heal,
+            notify: mcp_access::notify::NotifySettings::default(),
         };
         let api = ApiSettings {
             base_url: sim.base_url(),

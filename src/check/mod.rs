@@ -694,6 +694,7 @@ mod tests {
                 name: "api".into(),
                 domain: None,
             }],
+            suspended: None,
         });
         let report = check(&inventory, &desired, &Query::default());
         let [pair] = report.pairs.as_slice() else {

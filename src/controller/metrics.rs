@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 
 use crate::apply::ApplyReport;
 use crate::cloudflare::ApiObserver;
+use crate::notify::DeliveryObserver;
 use crate::plan::{Cause, Plan};
 use crate::reconcile::Outcome;
 
@@ -47,6 +48,11 @@ struct VersionLabel {
     version: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabel {
+    mode: &'static str,
+}
+
 /// Every metric the controller exports, and the registry they are exported from.
 #[derive(Debug)]
 pub struct Metrics {
@@ -62,6 +68,10 @@ pub struct Metrics {
     api_requests: Family<RequestLabels, Counter>,
     api_retries: Counter,
     consecutive_failures: Gauge,
+    mode: Family<ModeLabel, Gauge>,
+    interval: Gauge<f64, AtomicU64>,
+    drift_repaired: Counter,
+    notifications: Family<ResultLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -84,6 +94,8 @@ pub const RESULTS: &[&str] = &[
 
 impl Metrics {
     /// Creates the metrics and registers them under the `mcp_access_` prefix.
+    // One registration per metric, in the order `/metrics` lists them: long, not complex.
+    #[allow(clippy::too_many_lines)]
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("mcp_access");
         let reconciles = Family::<ResultLabel, Counter>::default();
@@ -160,6 +172,30 @@ impl Metrics {
             "Reconciles failed in a row; 0 after a success",
             consecutive_failures.clone(),
         );
+        let mode = Family::<ModeLabel, Gauge>::default();
+        registry.register(
+            "mode",
+            "Always 1; the mode label says whether the controller heals drift or only observes it",
+            mode.clone(),
+        );
+        let interval = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "reconcile_interval_seconds",
+            "The configured time between two reconciles (--interval)",
+            interval.clone(),
+        );
+        let drift_repaired = Counter::default();
+        registry.register(
+            "drift_repaired",
+            "Reconciles that found the account changed under an unchanged manifest and put it back",
+            drift_repaired.clone(),
+        );
+        let notifications = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notifications by result (delivered, failed: given up after retries, dropped: queue full), per target",
+            notifications.clone(),
+        );
         let build_info = Family::<VersionLabel, Gauge>::default();
         registry.register(
             "build_info",
@@ -184,7 +220,22 @@ impl Metrics {
             api_requests,
             api_retries,
             consecutive_failures,
+            mode,
+            interval,
+            drift_repaired,
+            notifications,
         }
+    }
+
+    /// Records the controller's settings: its mode and interval.
+    pub(super) fn configure(&self, mode: &'static str, interval: Duration) {
+        self.mode.get_or_create(&ModeLabel { mode }).set(1);
+        self.interval.set(interval.as_secs_f64());
+    }
+
+    /// Counts a reconcile that repaired drift made in the account.
+    pub(super) fn drift_repaired(&self) {
+        self.drift_repaired.inc();
     }
 
     /// The metrics in the Prometheus text format (version 0.0.4).
@@ -260,6 +311,28 @@ impl Metrics {
 
 fn gauge_value(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl DeliveryObserver for Metrics {
+    fn delivered(&self) {
+        self.notified("delivered");
+    }
+
+    fn failed(&self) {
+        self.notified("failed");
+    }
+
+    fn dropped(&self) {
+        self.notified("dropped");
+    }
+}
+
+impl Metrics {
+    fn notified(&self, result: &'static str) {
+        self.notifications
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
 }
 
 impl ApiObserver for Metrics {

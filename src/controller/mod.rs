@@ -1,22 +1,27 @@
 //! Long-running mode (`mcp-access run`): reconcile now, then every interval (± jitter),
 //! re-reading the manifest each time; back off after failures; serve `/healthz`,
-//! `/readyz`, `/metrics` and the status page (`/`, `/status.json`); stop gracefully on
-//! SIGTERM or SIGINT.
+//! `/readyz`, `/metrics` and the status page (`/`, `/status.json`); notify webhooks of
+//! drift, failing streaks and recoveries; stop gracefully on SIGTERM or SIGINT. In
+//! [`RunMode::Observe`] it plans and reports but never writes.
 //!
 //! [`Controller::reconcile_once`] is one cycle and returns what it did and when to run
 //! next; [`Controller::run`] is the loop, a `select!` between shutdown and the timer.
 
 pub mod metrics;
+mod notices;
 pub mod server;
+pub mod settings_file;
 pub mod signals;
 pub mod status;
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use clap::ValueEnum;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -25,9 +30,12 @@ use crate::Error;
 use crate::check::{self, Query};
 use crate::cloudflare::{ApiSettings, Client};
 use crate::manifest::{self, Manifest};
+use crate::notify::{Cause, Notifier, NotifySettings, Source};
+use crate::plan::text::Palette;
 use crate::reconcile::{self, Outcome, ReconcileError, ReconcileOptions};
 use crate::redact::Redactor;
 use crate::safety::Safety;
+use notices::{Found, Notices};
 use status::{Changes, Run};
 
 pub use metrics::Metrics;
@@ -37,9 +45,34 @@ pub use server::State;
 /// interval.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(5);
 
+/// Whether the controller repairs drift or only reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum RunMode {
+    /// Reconcile: put back whatever drifted.
+    #[default]
+    Heal,
+    /// Read, plan and report drift (logs, metrics, `/readyz`, notifications); never
+    /// write.
+    Observe,
+}
+
+impl RunMode {
+    /// `heal` or `observe`, as the flag, logs, metrics and events spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Heal => "heal",
+            RunMode::Observe => "observe",
+        }
+    }
+}
+
 /// How `run` runs, validated.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Repair drift, or only report it.
+    pub mode: RunMode,
+    /// Where notifications go.
+    pub notify: NotifySettings,
     /// Manifest files or directories, re-read every cycle.
     pub files: Vec<PathBuf>,
     /// Time between the starts of two reconciles.
@@ -134,7 +167,17 @@ pub struct Controller {
     state: Arc<State>,
     client: Option<Client>,
     digest: Option<String>,
+    /// The manifest digest of the last success: drift under the same manifest is the
+    /// account's doing.
+    applied_digest: Option<String>,
     failures: u32,
+    notices: Notices,
+    notifier: Option<Notifier>,
+    /// Scrubs the token from what leaves the process in events.
+    redactor: Redactor,
+    /// The owner and account of the last manifest read, for events.
+    seen_owner: Option<String>,
+    seen_account: Option<String>,
 }
 
 impl Controller {
@@ -142,15 +185,25 @@ impl Controller {
     /// manifest's.
     pub fn new(options: RunOptions, api: ApiSettings, owner: Option<String>) -> Self {
         let redactor = Redactor::for_token(api.token.as_ref());
-        let state = Arc::new(State::new(options.interval, redactor));
+        let state = Arc::new(State::new(options.interval, redactor.clone()));
+        state
+            .metrics
+            .configure(options.mode.as_str(), options.interval);
+        state.status().set_mode(options.mode.as_str());
         Self {
+            notices: Notices::new(options.notify.after),
             options,
             api,
             owner,
             state,
             client: None,
             digest: None,
+            applied_digest: None,
             failures: 0,
+            notifier: None,
+            redactor,
+            seen_owner: None,
+            seen_account: None,
         }
     }
 
@@ -182,10 +235,19 @@ impl Controller {
                 Instant::now() + grace
             }
         });
+        let targets: Vec<String> = self
+            .options
+            .notify
+            .targets
+            .iter()
+            .map(|t| format!("{} ({})", t.redacted(), t.format.as_str()))
+            .collect();
         tracing::info!(
+            mode = self.options.mode.as_str(),
             interval = %humantime::format_duration(self.options.interval),
             jitter = %self.options.jitter,
             files = ?self.options.files,
+            notify = ?targets,
             "controller started"
         );
         let grace = self.options.grace_period;
@@ -202,9 +264,12 @@ impl Controller {
                 }
             };
             if self.options.once {
-                // Like `reconcile`: links left blocked make the one run a failure.
+                // Like `reconcile`: links left blocked make the one run a failure. Observe
+                // mode makes no link at all: the blocked ones are in its report.
+                let observing = self.options.mode == RunMode::Observe;
                 break tick.result.and_then(|outcome| match outcome.blocked() {
                     [] => Ok(()),
+                    _ if observing => Ok(()),
                     blocked => Err(Error::Blocked(crate::plan::blocked::not_made(
                         &outcome.final_plan.owner,
                         blocked,
@@ -217,6 +282,11 @@ impl Controller {
             }
         };
         self.state.stopping();
+        if let Some(notifier) = self.notifier.take() {
+            // Events of the last cycles get a moment to go out, never the whole grace
+            // period: a dead receiver must not hold up a stop.
+            notifier.close(NOTIFY_FLUSH.min(grace)).await;
+        }
         let drain = if grace_ends.is_finished() {
             grace_ends.await.map_or(Duration::ZERO, |end| {
                 end.saturating_duration_since(Instant::now())
@@ -238,21 +308,48 @@ impl Controller {
     /// event. Never panics on a failure; the failure is in the result.
     pub async fn reconcile_once(&mut self, cancel: &CancellationToken) -> Tick {
         self.state.tick();
+        self.start_notifier();
         let started = Instant::now();
         let started_at = SystemTime::now();
         let result = self.reconcile(cancel).await;
         let took = started.elapsed();
+        let now = SystemTime::now();
         let metrics = &self.state.metrics;
         let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        let mut events = Vec::new();
         match &result {
             Ok(outcome) => {
                 self.failures = 0;
+                let mode = self.options.mode;
+                let cause = match &self.applied_digest {
+                    None => Cause::Unknown,
+                    Some(before) if Some(before) == self.digest.as_ref() => Cause::Account,
+                    Some(_) => Cause::Manifest,
+                };
+                self.applied_digest.clone_from(&self.digest);
                 for round in &outcome.rounds {
                     metrics.applied(&round.report);
                 }
+                if !outcome.rounds.is_empty() && cause == Cause::Account {
+                    metrics.drift_repaired();
+                }
                 metrics.success(outcome, took);
+                // Observe mode: what heal mode would do with this plan, safety rails
+                // included.
+                let refused = (mode == RunMode::Observe && !outcome.first_plan.is_empty())
+                    .then(|| self.options.safety.check(&outcome.first_plan).err())
+                    .flatten();
                 self.state.reconciled(true, true);
-                log_success(outcome, duration_ms);
+                self.state
+                    .report(observed(mode, outcome, refused.as_deref()));
+                log_success(outcome, duration_ms, mode, cause, refused.as_deref());
+                let found = Found {
+                    outcome,
+                    mode,
+                    cause,
+                    refused,
+                };
+                events = self.notices.succeeded(&found, now, &self.source());
             }
             Err(error) => {
                 // NOTE: a reconcile that did not converge keeps only its last apply's
@@ -270,12 +367,24 @@ impl Controller {
                 let (label, manifest_valid) = classify(error);
                 if label != "cancelled" {
                     self.failures += 1;
+                    let message = self.redactor.scrub(&error.to_string()).into_owned();
+                    events.extend(self.notices.failed(
+                        label,
+                        &cut(&message, MAX_ERROR_CHARS),
+                        now,
+                        &self.source(),
+                    ));
                 }
                 metrics.failure(label, manifest_valid, took);
                 self.state.reconciled(false, manifest_valid);
             }
         }
         self.show_run(&result, started_at, duration_ms);
+        if let Some(notifier) = &self.notifier {
+            for event in events {
+                notifier.send(event);
+            }
+        }
         let requeue_after = if result.is_ok() {
             self.options.jitter.apply(self.options.interval)
         } else {
@@ -320,6 +429,33 @@ impl Controller {
         }
     }
 
+    /// Starts the notification tasks, once, from within the runtime.
+    fn start_notifier(&mut self) {
+        let settings = &self.options.notify;
+        if self.notifier.is_some() || settings.targets.is_empty() {
+            return;
+        }
+        match Notifier::start(
+            &settings.targets,
+            &settings.delivery,
+            &self.redactor,
+            self.state.metrics.clone(),
+        ) {
+            Ok(notifier) => self.notifier = Some(notifier),
+            Err(why) => tracing::error!("notifications are off: {why}"),
+        }
+    }
+
+    /// The controller as events name it.
+    fn source(&self) -> Source {
+        Source {
+            owner: self.seen_owner.clone(),
+            account_id: self.seen_account.clone(),
+            mode: self.options.mode.as_str().to_owned(),
+            version: crate::build_info::VERSION.to_owned(),
+        }
+    }
+
     async fn reconcile(&mut self, cancel: &CancellationToken) -> Result<Outcome, Error> {
         let mut manifest = manifest::load(&self.options.files)?;
         manifest.adopt |= self.options.adopt;
@@ -332,14 +468,17 @@ impl Controller {
             );
             self.digest = Some(manifest.digest.clone());
         }
-        let client = self.client(&manifest)?;
         let owner = manifest.owner_or(self.owner.as_deref());
+        self.seen_owner = Some(owner.clone());
+        let client = self.client(&manifest)?;
+        self.seen_account = Some(client.config().account_id.clone());
         self.state
             .status()
             .running_with(&manifest.digest, &client.config().account_id, &owner);
         let options = ReconcileOptions {
             owner,
-            dry_run: false,
+            // Observe mode plans (upsert-only filtering included) and stops there.
+            dry_run: self.options.mode == RunMode::Observe,
             max_rounds: 3,
             plan: self.options.plan,
         };
@@ -451,17 +590,129 @@ fn classify(error: &Error) -> (&'static str, bool) {
     }
 }
 
-fn log_success(outcome: &Outcome, duration_ms: u64) {
+/// How long the notifications queued at a stop get to go out.
+const NOTIFY_FLUSH: Duration = Duration::from_secs(5);
+
+/// An error message in an event is cut to this many characters.
+const MAX_ERROR_CHARS: usize = 2_000;
+
+/// `/readyz` shows at most this much of a pending plan.
+const MAX_READYZ_PLAN: usize = 16 * 1024;
+
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max).collect();
+    out.push_str("… (cut)");
+    out
+}
+
+/// What `/readyz` says below `ready` after a success: nothing in heal mode; in observe
+/// mode, the drift and the plan that would repair it.
+fn observed(mode: RunMode, outcome: &Outcome, refused: Option<&str>) -> String {
+    if mode == RunMode::Heal {
+        return String::new();
+    }
+    let plan = &outcome.first_plan;
+    let s = plan.summary();
+    let mut detail =
+        String::from("mode: observe (drift is reported, never repaired: nothing is written)\n");
+    if !plan.differs() {
+        detail.push_str("drift: none, the account matches the manifest\n");
+        return detail;
+    }
+    let _ = write!(
+        detail,
+        "drift: {} change(s) pending: {} to create, {} to update, {} to attach, {} to detach, {} to delete",
+        s.total(),
+        s.create,
+        s.update,
+        s.attach,
+        s.detach,
+        s.delete
+    );
+    // Named only when there are some, as in the plan's summary line.
+    if s.adopt > 0 {
+        let _ = write!(detail, ", {} to adopt", s.adopt);
+    }
+    if s.convert > 0 {
+        let _ = write!(detail, ", {} legacy to convert", s.convert);
+    }
+    if s.blocked > 0 {
+        let _ = write!(
+            detail,
+            "; {} link change(s) blocked (heal mode could not make them either)",
+            s.blocked
+        );
+    }
+    detail.push('\n');
+    if let Some(why) = refused {
+        let _ = writeln!(detail, "heal mode would refuse them: {why}");
+    }
+    let mut text = Vec::new();
+    let _ = crate::plan::text::render(plan, Palette::plain(), &mut text);
+    detail.push('\n');
+    detail.push_str(&cut(&String::from_utf8_lossy(&text), MAX_READYZ_PLAN));
+    detail
+}
+
+fn log_success(
+    outcome: &Outcome,
+    duration_ms: u64,
+    mode: RunMode,
+    cause: Cause,
+    refused: Option<&str>,
+) {
+    let drift = outcome.first_plan.summary();
+    let by = outcome.first_plan.by_cause();
+    let cause = cause.as_str();
+    if mode == RunMode::Observe {
+        // One event per cycle, as in heal mode: a warning while drift is pending.
+        macro_rules! observe_event {
+            ($lvl:ident, $msg:literal) => {
+                tracing::$lvl!(
+                    result = "success",
+                    mode = "observe",
+                    duration_ms,
+                    drift = drift.total(),
+                    drift_manifest = by.manifest,
+                    drift_membership = by.membership,
+                    cause,
+                    pending_create = drift.create,
+                    pending_update = drift.update,
+                    pending_attach = drift.attach,
+                    pending_detach = drift.detach,
+                    pending_delete = drift.delete,
+                    pending_adopt = drift.adopt,
+                    pending_convert = drift.convert,
+                    blocked = drift.blocked,
+                    refused = refused.unwrap_or(""),
+                    managed_links = outcome.final_plan.managed_links,
+                    unmanaged_grants = outcome.final_plan.unmanaged.len(),
+                    $msg
+                )
+            };
+        }
+        if outcome.first_plan.differs() {
+            observe_event!(warn, "drift found, not repaired (observe mode)");
+        } else {
+            observe_event!(info, "reconcile finished");
+        }
+        log_blocked(outcome);
+        return;
+    }
     let count = |kind: &str| -> usize { outcome.rounds.iter().map(|r| r.report.count(kind)).sum() };
     let attached: usize = outcome.rounds.iter().map(|r| r.report.attached).sum();
     let detached: usize = outcome.rounds.iter().map(|r| r.report.detached).sum();
-    let by = outcome.first_plan.by_cause();
     tracing::info!(
         result = "success",
+        mode = "heal",
         duration_ms,
-        drift = outcome.first_plan.summary().total(),
+        drift = drift.total(),
         drift_manifest = by.manifest,
         drift_membership = by.membership,
+        cause,
         rounds = outcome.rounds.len(),
         adopted = count("adopt"),
         created = count("create"),
@@ -473,6 +724,11 @@ fn log_success(outcome: &Outcome, duration_ms: u64) {
         unmanaged_grants = outcome.final_plan.unmanaged.len(),
         "reconcile finished"
     );
+    log_blocked(outcome);
+}
+
+/// One warning per app change left blocked (legacy policies, write-only secrets).
+fn log_blocked(outcome: &Outcome) {
     for blocked in outcome.blocked() {
         let why: Vec<String> = blocked
             .blockers

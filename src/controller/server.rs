@@ -1,7 +1,7 @@
 //! The ops server on `--listen`: `/healthz` (the loop is alive), `/readyz` (the last
-//! reconcile succeeded on a valid manifest), `/metrics` (Prometheus text), and the
-//! status page `/` with its data at `/status.json` ([`super::status`]). Every route is
-//! read-only (GET and HEAD).
+//! reconcile succeeded on a valid manifest; in observe mode, with the drift in the
+//! body), `/metrics` (Prometheus text), and the status page `/` with its data at
+//! `/status.json` ([`super::status`]). Every route is read-only (GET and HEAD).
 //!
 //! It is served with hyper directly rather than `axum::serve`, which has no header-read
 //! timeout and no connection limit: a client that opens a connection and sends half a
@@ -51,6 +51,8 @@ struct Health {
     last_tick: Instant,
     last: Last,
     stopping: bool,
+    /// Shown under `ready` by `/readyz`: in observe mode, the drift.
+    detail: String,
 }
 
 /// How the last reconcile ended.
@@ -73,6 +75,7 @@ impl State {
                 last_tick: Instant::now(),
                 last: Last::NotYet,
                 stopping: false,
+                detail: String::new(),
             }),
             status: Mutex::new(StatusLog::new()),
             redactor,
@@ -115,6 +118,17 @@ impl State {
             (false, true) => Last::Failed,
             (false, false) => Last::InvalidManifest,
         };
+    }
+
+    /// What `/readyz` shows under `ready` until the next success (in observe mode, the
+    /// drift found).
+    pub(super) fn report(&self, detail: String) {
+        self.health().detail = detail;
+    }
+
+    /// What `/readyz` shows under `ready`.
+    pub fn detail(&self) -> String {
+        self.health().detail.clone()
     }
 
     /// Shutdown began: not ready for anything new.
@@ -308,7 +322,8 @@ async fn healthz(Extract(state): Extract<Arc<State>>) -> impl IntoResponse {
 
 async fn readyz(Extract(state): Extract<Arc<State>>) -> impl IntoResponse {
     match state.ready() {
-        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        // Observe mode: still ready while drift is pending; the body says what drifted.
+        Ok(()) => (StatusCode::OK, format!("ready\n{}", state.detail())),
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {why}\n"),

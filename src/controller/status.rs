@@ -22,9 +22,6 @@ use crate::plan::Plan;
 /// Reconciles kept for the page, newest first.
 pub const KEPT: usize = 20;
 
-/// The controller's mode. `run` repairs drift (it writes), the only mode it has.
-pub const MODE: &str = "heal";
-
 /// Writes one reconcile made, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Changes {
@@ -133,6 +130,8 @@ pub struct StatusLog {
     manifest_digest: Option<String>,
     account_id: Option<String>,
     owner: Option<String>,
+    /// `heal` or `observe` (`run --mode`).
+    mode: &'static str,
 }
 
 impl Default for StatusLog {
@@ -158,6 +157,7 @@ impl StatusLog {
             manifest_digest: None,
             account_id: None,
             owner: None,
+            mode: "heal",
         }
     }
 
@@ -197,6 +197,11 @@ impl StatusLog {
         self.owner = Some(owner.to_owned());
     }
 
+    /// The controller's mode, as `run --mode` spells it.
+    pub fn set_mode(&mut self, mode: &'static str) {
+        self.mode = mode;
+    }
+
     /// Who could reach what in the account as read at `as_of`.
     pub fn set_access(&mut self, as_of: SystemTime, data: AccessData) {
         self.access = Some(AccessView {
@@ -214,7 +219,7 @@ impl StatusLog {
     ) -> StatusDocument {
         StatusDocument {
             version: crate::build_info::VERSION_LINE,
-            mode: MODE,
+            mode: self.mode,
             started_at: timestamp(self.started_at),
             interval_seconds: interval.as_secs(),
             live: Check::of(live),
@@ -259,7 +264,7 @@ impl Check {
 pub struct StatusDocument {
     /// The build: `0.1.0 (commit ...)`.
     pub version: &'static str,
-    /// See [`MODE`].
+    /// `heal` (repairs drift) or `observe` (reports it, never writes).
     pub mode: &'static str,
     /// When the controller started.
     pub started_at: String,
@@ -334,10 +339,15 @@ impl StatusDocument {
         let _ = write!(
             out,
             "<section aria-labelledby=\"state-h\">\n<h2 id=\"state-h\">Controller</h2>\n<ul class=\"state\" id=\"state\">\n\
-             {}\n{}\n<li>Mode: <strong>{}</strong> (repairs drift)</li>\n<li>Interval: {}</li>\n",
+             {}\n{}\n<li>Mode: <strong>{}</strong> ({})</li>\n<li>Interval: {}</li>\n",
             check("Ready", &self.ready),
             check("Live", &self.live),
             text(self.mode),
+            if self.mode == "observe" {
+                "reports drift, never writes"
+            } else {
+                "repairs drift"
+            },
             text(
                 &humantime::format_duration(Duration::from_secs(self.interval_seconds)).to_string()
             ),

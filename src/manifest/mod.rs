@@ -8,6 +8,7 @@
 //!
 //! [`Inventory`]: crate::inventory::Inventory
 
+mod document;
 mod env;
 mod error;
 mod files;
@@ -24,6 +25,7 @@ mod yaml;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use document::yaml_to_json;
 use error::shorten;
 pub use error::{MAX_QUOTED_CHARS, MAX_SHOWN_PROBLEMS, ManifestError, Problem, ProblemKind};
 pub use load::{load, load_with_env, parse_str};
@@ -89,6 +91,9 @@ pub struct ServerDecl {
     pub selectors: Vec<Located<Selector>>,
     /// `except`: apps taken out of the downstream apps, by reference or selector.
     pub except: Vec<Located<Except>>,
+    /// `suspend: true`: the server's managed policy and links are left exactly as they
+    /// are in the account, neither repaired nor removed, until `suspend` is removed.
+    pub suspended: Option<Suspension>,
 }
 
 impl ServerDecl {
@@ -97,6 +102,13 @@ impl ServerDecl {
     pub fn selects(&self) -> bool {
         !self.selectors.is_empty()
     }
+}
+
+/// Why a server is suspended (`suspend: true`, with an optional `reason:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspension {
+    /// `reason:`, shown in every plan format.
+    pub reason: Option<String>,
 }
 
 /// How a manifest names an Access application.

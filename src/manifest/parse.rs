@@ -6,13 +6,13 @@ use super::location::{Located, Location, SourceFile};
 use super::selector::{Except, Glob, Selector, is_pattern};
 use super::suggest::suggest;
 use super::yaml::{self, Node, Value};
-use super::{AppRef, ServerDecl, validate_owner};
+use super::{AppRef, ServerDecl, Suspension, validate_owner};
 
 /// The only manifest format version.
 pub const VERSION: i128 = 1;
 
 const TOP_KEYS: &[&str] = &["version", "owner", "account_id", "adopt", "servers"];
-const SERVER_KEYS: &[&str] = &["app", "downstream", "except"];
+const SERVER_KEYS: &[&str] = &["app", "downstream", "except", "suspend", "reason"];
 const REF_KEYS: &[&str] = &["name", "domain", "uid"];
 /// A downstream or `except` entry: an app reference or a selector.
 const ENTRY_KEYS: &[&str] = &["name", "domain", "uid", "tag"];
@@ -372,6 +372,8 @@ impl Cx<'_> {
         let mut downstream = Vec::new();
         let mut selectors = Vec::new();
         let mut except = Vec::new();
+        let mut suspend = false;
+        let mut reason = None;
         let mut ok = true;
         for (key, value) in entries {
             match self.key(key, SERVER_KEYS) {
@@ -379,6 +381,14 @@ impl Cx<'_> {
                     app = self.server_app(value);
                     ok &= app.is_some();
                 }
+                Some("suspend") => match self.boolean(value, "suspend") {
+                    Some(b) => suspend = b.value,
+                    None => ok = false,
+                },
+                Some("reason") => match self.string(value, "reason") {
+                    Some(text) => reason = Some(text.value.trim().to_owned()),
+                    None => ok = false,
+                },
                 Some(list @ ("downstream" | "except")) => match &value.value {
                     Value::Null => {}
                     Value::Seq(items) => {
@@ -421,11 +431,17 @@ impl Cx<'_> {
             p.set_label("no `app` in this server")
                 .set_help("add `app: <app name>` (or `{ domain: ... }`, `{ uid: ... }`)");
         }
+        // A `reason` without `suspend: true` is kept out of the plan: it is what is left
+        // after a resume, and says nothing about the server any more.
+        let suspended = suspend.then(|| Suspension {
+            reason: reason.filter(|r| !r.is_empty()),
+        });
         Some(ServerDecl {
             app: app?,
             downstream,
             selectors,
             except,
+            suspended,
         })
         .filter(|_| ok)
     }

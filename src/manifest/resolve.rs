@@ -7,7 +7,7 @@ use super::error::{ManifestError, Problem, ProblemKind, shorten};
 use super::location::{Located, Location};
 use super::selection::{self, Candidates, Selection};
 use super::suggest::Suggester;
-use super::{AppRef, Manifest, ServerDecl, validate_owner};
+use super::{AppRef, Manifest, ServerDecl, Suspension, validate_owner};
 use crate::cloudflare::types::{App, MCP, MCP_PORTAL, SAAS, SELF_HOSTED};
 use crate::inventory::Inventory;
 
@@ -28,6 +28,9 @@ pub struct DesiredServer {
     pub kind: ServerKind,
     /// Sorted by uid, without duplicates.
     pub downstream: Vec<DesiredApp>,
+    /// `suspend: true`: the plan leaves this server's managed policy and links as they
+    /// are in the account.
+    pub suspended: Option<Suspension>,
 }
 
 /// A self-hosted app a server may call.
@@ -147,6 +150,7 @@ pub fn resolve_selecting(
                 name: app.name().to_owned(),
                 kind,
                 downstream,
+                suspended: decl.suspended.clone(),
             });
         }
     }

@@ -74,6 +74,12 @@ pub(super) fn adoptable<'a>(
             (Some(o), _) if o == owner => continue,
             (Some(other), _) => format!("managed by mcp-access owner {other:?}"),
             (None, Err(reasons)) => grants::describe(&reasons),
+            // A suspended server's grants are left exactly as they are, like its policy:
+            // a rename or a merge would be a write for it.
+            (None, Ok(uid)) if servers[uid].suspended.is_some() => format!(
+                "{} is suspended in the manifest; adopt once it is resumed",
+                servers[uid].name
+            ),
             (None, Ok(uid)) => {
                 let server = servers[uid];
                 let apps = linked_on.get(policy.id()).map_or(&[][..], Vec::as_slice);

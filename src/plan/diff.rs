@@ -11,8 +11,8 @@ use super::blocked::hold_back;
 use super::ownership::owner_of;
 use super::{
     AdoptPolicy, AppChange, AppView, Attach, Cause, CreatePolicy, DeletePolicy, Detach,
-    OverPolicyLimit, Plan, PlanOptions, PolicyBody, PolicyRef, ServerView, UnmanagedGrant,
-    UpdatePolicy,
+    OverPolicyLimit, Plan, PlanOptions, PolicyBody, PolicyRef, ServerView, Suspended,
+    UnmanagedGrant, UpdatePolicy,
 };
 
 /// Computes what must change for `inventory` to match `desired`.
@@ -22,6 +22,12 @@ use super::{
 /// kept and the rest are detached and deleted. Every run, whichever process makes it,
 /// picks the same one, so concurrent reconcilers converge instead of fighting.
 /// Policies without our marker are reported, never changed: see [`diff_adopting`].
+///
+/// A suspended server's managed policies (duplicates too) and their links are left
+/// exactly as they are: no create, update, attach, detach or delete concerns them, and
+/// none of its hand-made grants is adopted. Their links still count in
+/// `managed_links`, so the safety rails see the same total before, during and after
+/// the suspension.
 pub fn diff(desired: &Desired, inventory: &Inventory) -> Plan {
     diff_with(desired, inventory, &PlanOptions::default())
 }
@@ -152,6 +158,8 @@ struct Keepers<'a> {
     by_server: HashMap<&'a str, PolicyRef>,
     /// Kept policy id -> the server uid it serves.
     server_of: HashMap<&'a str, &'a str>,
+    /// Policies of suspended servers: left as they are, links included.
+    held: HashSet<&'a str>,
 }
 
 impl<'a> Keepers<'a> {
@@ -167,8 +175,18 @@ impl<'a> Keepers<'a> {
             updates: Vec::new(),
             by_server: HashMap::new(),
             server_of: HashMap::new(),
+            held: HashSet::new(),
         };
         for server in &desired.servers {
+            if server.suspended.is_some() {
+                keepers.held.extend(
+                    managed
+                        .iter()
+                        .filter(|(_, s)| *s == Some(server.uid.as_str()))
+                        .map(|(p, _)| p.id()),
+                );
+                continue;
+            }
             let view = server_app_view(server);
             let want = PolicyBody::for_server(owner, &server.name, &server.uid);
             // `managed` is oldest first, so this finds the one every run agrees on.
@@ -229,7 +247,7 @@ fn doomed<'a>(
 ) -> Doomed<'a> {
     let mut doomed = BTreeMap::new();
     for (policy, serves) in managed {
-        if keepers.server_of.contains_key(policy.id()) {
+        if keepers.server_of.contains_key(policy.id()) || keepers.held.contains(policy.id()) {
             continue;
         }
         let server = serves.map(|uid| app_view(inventory, uid));
@@ -264,7 +282,7 @@ impl<'a> AppChanges<'a, '_> {
     fn compute(&mut self, desired: &'a Desired) -> Vec<AppChange> {
         // Which servers each downstream app should accept.
         let mut wanted: HashMap<&str, Vec<&DesiredServer>> = HashMap::new();
-        for server in &desired.servers {
+        for server in desired.servers.iter().filter(|s| s.suspended.is_none()) {
             for app in &server.downstream {
                 wanted.entry(app.uid.as_str()).or_default().push(server);
             }
@@ -305,6 +323,10 @@ impl<'a> AppChanges<'a, '_> {
         for link in &links {
             let id = link.id.as_str();
             if !self.managed_ids.contains(id) || !settled.insert(id) {
+                continue;
+            }
+            if self.keepers.held.contains(id) {
+                self.managed_links += 1;
                 continue;
             }
             let (name, server, reason, moved_to) =
@@ -378,6 +400,9 @@ fn server_view(server: &DesiredServer) -> ServerView {
         name: server.name.clone(),
         app_type: server.kind.app_type().to_owned(),
         forward_header: server.kind.forward_header().to_owned(),
+        suspended: server.suspended.as_ref().map(|s| Suspended {
+            reason: s.reason.clone(),
+        }),
         downstream: server
             .downstream
             .iter()

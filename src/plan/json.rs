@@ -287,6 +287,15 @@ pub struct Counts {
     /// Changes by cause: the manifest, or which apps the selectors match.
     #[serde(default)]
     pub by_cause: ByCause,
+    /// Servers the manifest suspends (`servers[].suspended`): no action concerns them.
+    /// Absent when none is.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suspended: usize,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes fields by reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What an apply did.
@@ -336,6 +345,7 @@ impl PlanDocument {
                 convert: s.convert,
                 blocked: s.blocked,
                 by_cause: plan.by_cause(),
+                suspended: plan.suspended().count(),
             },
             selection: plan.selection.clone(),
             objects: BTreeMap::new(),

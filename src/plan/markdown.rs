@@ -141,6 +141,26 @@ fn head(plan: &Plan, notes: &[String]) -> String {
         s.push_str(note.trim_end());
         s.push_str("\n\n");
     }
+    // In the head, never cut: a reviewer must see what the plan leaves alone.
+    let mut suspended = plan.suspended().peekable();
+    if suspended.peek().is_some() {
+        s.push_str("#### Suspended servers\n\nLeft exactly as they are in the account: their policy and links are neither repaired nor removed until `suspend` is taken out of the manifest.\n\n| Server | Suspended because |\n| --- | --- |\n");
+        for (server, why) in suspended {
+            let reason = why
+                .reason
+                .as_deref()
+                .map_or_else(|| "(no reason given)".to_owned(), cell);
+            let _ = writeln!(
+                s,
+                "| {} | ⏸️ suspended: {reason} |",
+                app(&AppView {
+                    uid: server.uid.clone(),
+                    name: server.name.clone(),
+                })
+            );
+        }
+        s.push('\n');
+    }
     s
 }
 
@@ -383,7 +403,9 @@ fn flowchart(plan: &Plan) -> Option<String> {
         nodes.len() - 1
     };
     let mut edges = Vec::new();
-    for server in &plan.servers {
+    // A suspended server's access is whatever the account has; the manifest's list of
+    // downstream apps says nothing about it.
+    for server in plan.servers.iter().filter(|s| s.suspended.is_none()) {
         let from = node(
             &AppView {
                 uid: server.uid.clone(),

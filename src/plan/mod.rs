@@ -206,6 +206,29 @@ pub struct ServerView {
     pub forward_header: String,
     /// Downstream apps: (uid, name).
     pub downstream: Vec<AppView>,
+    /// Present when the manifest suspends the server (`suspend: true`): its managed
+    /// policy and links are left exactly as they are in the account, and the plan has
+    /// no action for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspended>,
+}
+
+/// Why a server is suspended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Suspended {
+    /// The manifest's `reason:`, when it gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Suspended {
+    /// `suspended (reason)` or `suspended`, for people.
+    pub fn describe(&self) -> String {
+        match &self.reason {
+            Some(reason) => format!("suspended: {reason}"),
+            None => "suspended (no reason given)".to_owned(),
+        }
+    }
 }
 
 /// An app named in a plan.
@@ -567,6 +590,13 @@ impl Plan {
             }
         }
         out
+    }
+
+    /// The servers the manifest suspends, in manifest order.
+    pub fn suspended(&self) -> impl Iterator<Item = (&ServerView, &Suspended)> {
+        self.servers
+            .iter()
+            .filter_map(|s| s.suspended.as_ref().map(|why| (s, why)))
     }
 
     /// The number of API writes applying this plan takes.

@@ -1,7 +1,8 @@
 //! The text plan for people: one line per action with a symbol (`+` create, `~` update,
 //! `-` delete, `>` attach, `<` detach, `*` convert a legacy policy, `!` blocked),
-//! grouped by server, a diff for a changed policy, blocked app changes with their fix
-//! and unmanaged grants in sections of their own, and a summary line.
+//! grouped by server, a diff for a changed policy, suspended servers (`=`), blocked app
+//! changes with their fix and unmanaged grants in sections of their own, and a summary
+//! line.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -50,6 +51,7 @@ pub fn render(plan: &Plan, palette: Palette, out: &mut dyn Write) -> io::Result<
     let (groups, lines) = action_lines(plan, p);
     write_converts(plan, p, out)?;
     write_groups(plan, p, &groups, &lines, out)?;
+    write_suspended(plan, p, out)?;
     write_blocked(plan, p, out)?;
     write_inventory_problems(plan, p, out)?;
     write_unmanaged(plan, p, out)?;
@@ -330,6 +332,31 @@ fn write_groups(
         writeln!(out)?;
     }
     Ok(())
+}
+
+fn write_suspended(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
+    let mut suspended = plan.suspended().peekable();
+    if suspended.peek().is_none() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}Suspended MCP servers (their policy and links are left exactly as they are){}",
+        p.heading.render(),
+        p.heading.render_reset()
+    )?;
+    for (server, why) in suspended {
+        writeln!(
+            out,
+            "  = {} ({}) {}{}{}",
+            quote(&server.name),
+            server.uid,
+            p.dim.render(),
+            why.describe(),
+            p.dim.render_reset()
+        )?;
+    }
+    writeln!(out)
 }
 
 fn write_unmanaged(plan: &Plan, p: Palette, out: &mut dyn Write) -> io::Result<()> {
