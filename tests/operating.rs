@@ -706,9 +706,10 @@ async fn drift_failures_and_recovery_reach_a_local_receiver_in_both_formats() {
         .await;
         run.sim.set_faults(Faults::default());
         run.wait_ready().await;
-        eventually("the recovery event", || async {
-            receiver
-                .received()
+        // Each target has its own queue: wait for the recovery to reach both.
+        eventually("the recovery event, in both formats", || async {
+            let received = receiver.received();
+            let slack = received
                 .iter()
                 .filter(|r| r.path.starts_with("/slack"))
                 .any(|r| {
@@ -716,7 +717,11 @@ async fn drift_failures_and_recovery_reach_a_local_receiver_in_both_formats() {
                         .as_str()
                         .unwrap_or_default()
                         .contains("recovered")
-                })
+                });
+            let json = received
+                .iter()
+                .any(|r| r.path.starts_with("/json") && r.body["kind"] == "recovered");
+            slack && json
         })
         .await;
 

@@ -394,34 +394,8 @@ impl Controller {
                 self.options.interval,
             )
         };
-        if let Err(Error::Reconcile(ReconcileError::Cancelled)) = &result {
-            tracing::info!(
-                result = "cancelled",
-                duration_ms,
-                "reconcile stopped by shutdown: writes in flight finished, none started after"
-            );
-        } else if let Err(error @ Error::Reconcile(ReconcileError::Refused { plan, .. })) = &result
-        {
-            // Say what the refused plan would change, and why: a tag removed in the
-            // dashboard shows as membership, a manifest cut by mistake as manifest.
-            let by = plan.by_cause();
-            tracing::warn!(
-                result = "refused",
-                duration_ms,
-                pending_manifest = by.manifest,
-                pending_membership = by.membership,
-                consecutive_failures = self.failures,
-                retry_in = %humantime::format_duration(requeue_after),
-                "reconcile refused: {error}"
-            );
-        } else if let Err(error) = &result {
-            tracing::warn!(
-                result = classify(error).0,
-                duration_ms,
-                consecutive_failures = self.failures,
-                retry_in = %humantime::format_duration(requeue_after),
-                "reconcile failed: {error}"
-            );
+        if let Err(error) = &result {
+            log_failure(error, duration_ms, self.failures, requeue_after);
         }
         Tick {
             result,
@@ -655,6 +629,38 @@ fn observed(mode: RunMode, outcome: &Outcome, refused: Option<&str>) -> String {
     detail.push('\n');
     detail.push_str(&cut(&String::from_utf8_lossy(&text), MAX_READYZ_PLAN));
     detail
+}
+
+/// The log line of a cycle that failed, was refused or was stopped by shutdown.
+fn log_failure(error: &Error, duration_ms: u64, failures: u32, requeue_after: Duration) {
+    if let Error::Reconcile(ReconcileError::Cancelled) = error {
+        tracing::info!(
+            result = "cancelled",
+            duration_ms,
+            "reconcile stopped by shutdown: writes in flight finished, none started after"
+        );
+    } else if let Error::Reconcile(ReconcileError::Refused { plan, .. }) = error {
+        // Say what the refused plan would change, and why: a tag removed in the
+        // dashboard shows as membership, a manifest cut by mistake as manifest.
+        let by = plan.by_cause();
+        tracing::warn!(
+            result = "refused",
+            duration_ms,
+            pending_manifest = by.manifest,
+            pending_membership = by.membership,
+            consecutive_failures = failures,
+            retry_in = %humantime::format_duration(requeue_after),
+            "reconcile refused: {error}"
+        );
+    } else {
+        tracing::warn!(
+            result = classify(error).0,
+            duration_ms,
+            consecutive_failures = failures,
+            retry_in = %humantime::format_duration(requeue_after),
+            "reconcile failed: {error}"
+        );
+    }
 }
 
 fn log_success(

@@ -309,7 +309,7 @@ impl Scrape {
         self.samples.get(series).copied().unwrap_or(0.0)
     }
 
-    /// The sum of every series of `metric`, whatever its labels (like PromQL's
+    /// The sum of every series of `metric`, whatever its labels (like `PromQL`'s
     /// `sum(metric)`); panics when the scrape has none, so a renamed metric fails.
     pub fn sum(&self, metric: &str) -> f64 {
         let series: Vec<f64> = self
