@@ -718,7 +718,7 @@ async fn drift_failures_and_recovery_reach_a_local_receiver_in_both_formats() {
                         .unwrap_or_default()
                         .contains("recovered")
                 });
-            let json = received
+            let json = deliveries
                 .iter()
                 .any(|r| r.path.starts_with("/json") && r.body["kind"] == "recovered");
             slack && json
