@@ -708,8 +708,8 @@ async fn drift_failures_and_recovery_reach_a_local_receiver_in_both_formats() {
         run.wait_ready().await;
         // Each target has its own queue: wait for the recovery to reach both.
         eventually("the recovery event, in both formats", || async {
-            let received = receiver.received();
-            let slack = received
+            let deliveries = receiver.received();
+            let slack = deliveries
                 .iter()
                 .filter(|r| r.path.starts_with("/slack"))
                 .any(|r| {
