@@ -4,8 +4,8 @@
 //! what a person sees (visible text, what a key press does, contrast), and keep a
 //! screenshot of each page in `target/browser-tests/`.
 //!
-//! Without Chromium they fail, unless `MCP_ACCESS_BROWSER_TESTS=skip` is set: then each
-//! says loudly that it skipped. `MCP_ACCESS_UPDATE_SCREENSHOTS=1` also copies the
+//! Without Chromium each says loudly that it skipped (on stderr, past the harness's
+//! capture); with `MCP_ACCESS_BROWSER_TESTS=require`, as `.ci/run` sets it, it fails. `MCP_ACCESS_UPDATE_SCREENSHOTS=1` also copies the
 //! screenshots the docs show into `docs/images/`.
 #![cfg(unix)]
 

@@ -555,9 +555,15 @@ async fn alert_rules_pass_promtool_on_series_the_controller_exposes_and_the_dash
                 std::env::var_os("MCP_ACCESS_REQUIRE_PROMTOOL").is_none(),
                 "promtool is required (MCP_ACCESS_REQUIRE_PROMTOOL) but not on the PATH"
             );
-            eprintln!(
-                "SKIPPED: `promtool test rules` (promtool not on the PATH; `apt-get install prometheus` provides it). The test file is {}",
-                dir.join("rules.test.yaml").display()
+            // Straight to the process's stderr: `eprintln!` is captured by the test
+            // harness and shown only for a failing test.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!(
+                    "\nSKIPPED: `promtool test rules` (promtool not on the PATH; `apt-get install prometheus` provides it). The test file is {}\n",
+                    dir.join("rules.test.yaml").display()
+                )
+                .as_bytes(),
             );
             return;
         }
