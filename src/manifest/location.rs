@@ -21,13 +21,19 @@ pub struct Location {
 
 impl Location {
     /// A position in `source`; `line` and `column` are 1-based, `offset`/`len` in bytes.
+    /// A span that would cut a character in two is widened to whole characters: the
+    /// parser's and its errors' positions are not always on a character boundary, and
+    /// slicing there (a snippet, a label) would panic.
     pub fn new(source: SourceFile, line: usize, column: usize, offset: usize, len: usize) -> Self {
+        let text = source.inner();
+        let start = floor_char_boundary(text, offset.min(text.len()));
+        let end = ceil_char_boundary(text, offset.saturating_add(len).clamp(start, text.len()));
         Self {
             source,
             line,
             column,
-            offset,
-            len,
+            offset: start,
+            len: end - start,
         }
     }
 
@@ -87,6 +93,13 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
+fn ceil_char_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.file(), self.line, self.column)
@@ -133,5 +146,19 @@ mod tests {
         assert_eq!((at.line(), at.column()), (2, 5));
         assert_eq!(at.snippet(), "${X}");
         assert_eq!(at.to_string(), "m.yaml:2:5");
+    }
+
+    /// Found by the manifest fuzzer: a span ending inside a two-byte character made the
+    /// error's snippet panic.
+    #[test]
+    fn a_span_that_cuts_a_character_is_widened_to_whole_characters() {
+        let text = "k: ʜǙ\n";
+        let src: SourceFile = Arc::new(NamedSource::new("m.yaml", text.to_owned()));
+        // Starts inside `ʜ` and ends inside `Ǚ`.
+        let at = Location::new(src.clone(), 1, 4, 4, 2);
+        assert_eq!(at.span(), (3, 4));
+        assert_eq!(at.snippet(), "ʜǙ");
+        let past_the_end = Location::new(src, 1, 1, 100, 5);
+        assert_eq!(past_the_end.span(), (text.len(), 0));
     }
 }
