@@ -20,11 +20,28 @@ pub const MAX_QUOTED_CHARS: usize = 200;
 const MAX_SNIPPET_BYTES: usize = 4096;
 
 /// `text` as it can be quoted in a message: whole when short, else its first
-/// [`MAX_QUOTED_CHARS`] characters, `…` and its length.
+/// [`MAX_QUOTED_CHARS`] characters, `…` and its length; control characters escaped
+/// (`\r`, `\u{1b}`), so a quoted value is one line and cannot drive the terminal.
 pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(MAX_QUOTED_CHARS) {
-        None => text.into(),
-        Some((cut, _)) => format!("{}… ({} characters)", &text[..cut], text.chars().count()).into(),
+    let cut = text.char_indices().nth(MAX_QUOTED_CHARS).map(|(i, _)| i);
+    let head = &text[..cut.unwrap_or(text.len())];
+    let head: std::borrow::Cow<'_, str> = if head.chars().any(char::is_control) {
+        head.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        head.into()
+    };
+    match cut {
+        None => head,
+        Some(_) => format!("{head}… ({} characters)", text.chars().count()).into(),
     }
 }
 
@@ -327,6 +344,19 @@ mod tests {
         let quoted = shorten(&long);
         assert!(quoted.starts_with(&"é".repeat(MAX_QUOTED_CHARS)));
         assert!(quoted.ends_with("… (201 characters)"), "{quoted}");
+    }
+
+    /// Found by the manifest fuzzer: a key holding carriage returns made one problem
+    /// print as dozens of lines.
+    #[test]
+    fn quoted_values_escape_control_characters() {
+        assert_eq!(
+            shorten("a\r\r\nb\u{1b}[31m\tc"),
+            "a\\r\\r\\nb\\u{1b}[31m\\tc"
+        );
+        assert_eq!(shorten("wiki-é"), "wiki-é");
+        let long = format!("{}\r", "x".repeat(MAX_QUOTED_CHARS));
+        assert!(!shorten(&long).contains('\r'));
     }
 
     #[test]
