@@ -89,7 +89,7 @@ pub struct Running {
     pub addr: SocketAddr,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), mcp_access::Error>>,
-    http: reqwest::Client,
+    pub http: reqwest::Client,
 }
 
 impl Running {
