@@ -5,22 +5,10 @@
 
 mod common;
 
-use common::{cli, manifest_file};
+use common::{cli, manifest_file, path, stderr, stdout};
 
 use mcp_access::sim::{Seed, SimConfig, Simulator};
 use serde_json::{Value, json};
-
-fn path(f: &tempfile::NamedTempFile) -> String {
-    f.path().to_str().unwrap().to_owned()
-}
-
-fn stdout(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
-}
-
-fn stderr(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8(assert.get_output().stderr.clone()).unwrap()
-}
 
 async fn demo_sim() -> Simulator {
     sim_with(SimConfig::default(), Seed::demo()).await

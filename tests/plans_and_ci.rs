@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{cli, manifest_file};
+use common::{cli, manifest_file, path, stderr, stdout};
 use std::path::Path;
 
 use mcp_access::sim::{Seed, SimConfig, Simulator};
@@ -16,18 +16,6 @@ servers:
   - app: mcp-server-app
     downstream: [Internal API, Company wiki]
 ";
-
-fn path(f: &tempfile::NamedTempFile) -> String {
-    f.path().to_str().unwrap().to_owned()
-}
-
-fn stdout(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
-}
-
-fn stderr(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8(assert.get_output().stderr.clone()).unwrap()
-}
 
 async fn demo_sim() -> Simulator {
     Simulator::start(SimConfig::default(), Seed::demo())

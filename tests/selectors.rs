@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use common::{cli, manifest_file};
+use common::{cli, manifest_file, path, stderr, stdout};
 use mcp_access::cloudflare::types::App;
 use mcp_access::inventory::Inventory;
 use mcp_access::manifest::{
@@ -651,18 +651,6 @@ servers:
     except:
       - { tag: pci }
 ";
-
-fn path(f: &tempfile::NamedTempFile) -> String {
-    f.path().to_str().unwrap().to_owned()
-}
-
-fn stdout(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
-}
-
-fn stderr(assert: &assert_cmd::assert::Assert) -> String {
-    String::from_utf8(assert.get_output().stderr.clone()).unwrap()
-}
 
 /// How many apps link the server's managed policy.
 fn linked(sim: &Simulator) -> usize {

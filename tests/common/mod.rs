@@ -15,6 +15,21 @@ pub fn manifest_file(text: &str) -> tempfile::NamedTempFile {
     f
 }
 
+/// A temporary file's path, as a command-line argument.
+pub fn path(f: &tempfile::NamedTempFile) -> String {
+    f.path().to_str().unwrap().to_owned()
+}
+
+/// What a finished command wrote to stdout.
+pub fn stdout(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+}
+
+/// What a finished command wrote to stderr.
+pub fn stderr(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(assert.get_output().stderr.clone()).unwrap()
+}
+
 /// The binary, pointed at the simulator, with a clean environment (no GitHub
 /// variables, no colour).
 pub fn cli(sim: &Simulator) -> Command {
